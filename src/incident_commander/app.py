@@ -1,0 +1,30 @@
+"""The Commander: settings, store and engine, handed to every door (CLI, web, agents)."""
+
+from __future__ import annotations
+
+import os
+
+from incident_commander.config import Settings, load_settings
+from incident_commander.protocol.engine import Engine, EventListener
+from incident_commander.store.db import Store, open_store
+
+__all__ = ["Commander"]
+
+
+class Commander:
+    """The whole runtime: one object per process."""
+
+    def __init__(self, settings: Settings, *, on_event: EventListener | None = None) -> None:
+        self.settings = settings
+        self.store: Store = open_store(settings.db_url)
+        self.engine = Engine(settings, self.store, on_event=on_event)
+
+    @classmethod
+    def from_config(
+        cls, path: str | os.PathLike[str] | None = None, *, on_event: EventListener | None = None
+    ) -> Commander:
+        """Load ``ic.yaml`` (or the defaults) and open the store."""
+        return cls(load_settings(path), on_event=on_event)
+
+    def close(self) -> None:
+        self.store.dispose()

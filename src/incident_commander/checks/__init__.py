@@ -1,0 +1,1 @@
+"""Checks: probes of a service's health (HTTP, command, ...)."""

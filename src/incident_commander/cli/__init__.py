@@ -1,0 +1,1 @@
+"""The ``ic`` command line: parses options, calls the engine, renders its answer."""

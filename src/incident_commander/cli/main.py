@@ -1,0 +1,95 @@
+"""``ic``: the command-line door. Errors become one clear line and an exit code."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from incident_commander import __version__
+from incident_commander.app import Commander
+from incident_commander.errors import ICError
+
+__all__ = ["app", "run"]
+
+app = typer.Typer(
+    name="ic",
+    help="Incident Commander: detect, assess, approve, roll back, verify, and keep the record.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+err = Console(stderr=True)
+EXIT_INTERNAL = 70
+
+
+class State:
+    """Options shared by every command."""
+
+    def __init__(self, config: str | None) -> None:
+        self.config = config
+        self._commander: Commander | None = None
+
+    def commander(self) -> Commander:
+        if self._commander is None:
+            from incident_commander.cli.render import print_event
+
+            self._commander = Commander.from_config(self.config, on_event=print_event)
+        return self._commander
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"ic {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    config: Annotated[
+        str | None,
+        typer.Option("--config", "-c", help="Path to ic.yaml (default: ./ic.yaml or $IC_CONFIG)."),
+    ] = None,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
+) -> None:
+    """Incident Commander."""
+    ctx.obj = State(config)
+
+
+def _register() -> None:
+    from incident_commander.cli import demo, evidence, incidents, setup
+
+    setup.register(app)
+    incidents.register(app)
+    evidence.register(app)
+    demo.register(app)
+
+
+_register()
+
+
+def run() -> None:
+    """Console-script entry: run the app; user errors print one message, never a traceback."""
+    try:
+        app()
+    except ICError as exc:
+        err.print(f"[bold red]Error:[/] {escape(exc.message)}", highlight=False)
+        if exc.hint:
+            err.print(f"Hint: {exc.hint}", highlight=False, markup=False)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        err.print("Interrupted.")
+        sys.exit(130)
+    except Exception as exc:  # the last guard: a bug must still not show a traceback
+        err.print(
+            f"[bold red]Internal error:[/] {type(exc).__name__}: {escape(str(exc))}. "
+            "The store and evidence are unchanged beyond the last completed step.",
+            highlight=False,
+        )
+        sys.exit(EXIT_INTERNAL)

@@ -1,0 +1,105 @@
+"""Rich rendering shared by the commands: live events, incident views, gate results."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from incident_commander.clock import isoformat
+from incident_commander.evidence.record import IncidentRecord
+from incident_commander.protocol.gates import GateResult
+
+__all__ = ["console", "err", "print_event", "print_gates", "print_json", "print_record"]
+
+console = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+STYLE = {
+    "phase": "bold cyan",
+    "alert": "bold yellow",
+    "error": "bold red",
+    "approval.asked": "bold magenta",
+    "approval.answered": "magenta",
+    "automation": "green",
+    "status": "dim",
+    "notification.sent": "dim",
+    "notification.failed": "red",
+    "halted": "bold red",
+}
+
+
+def print_event(kind: str, text: str) -> None:
+    """Show an engine event as it is committed (on stderr, so stdout stays parseable)."""
+    style = STYLE.get(kind, "")
+    body = escape(text)
+    if kind in ("phase", "alert", "error", "automation") or text.startswith("["):
+        err.print(f"[{style}]{body}[/]" if style else body)
+    else:
+        err.print(f"  [{style or 'default'}]{escape(kind)}[/]: {body}")
+
+
+def print_json(data: Any) -> None:
+    """One JSON document on stdout."""
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+def record_dict(record: IncidentRecord, pending_prompt: str | None) -> dict[str, Any]:
+    """The incident as a plain dictionary (the same shape the API returns)."""
+    inc = record.incident
+    return {
+        "id": inc.id,
+        "title": inc.title,
+        "service": inc.service,
+        "status": inc.status,
+        "severity": inc.severity,
+        "severity_confirmed": inc.severity_confirmed,
+        "pending_approval": inc.pending_approval,
+        "pending_prompt": pending_prompt,
+        "halt_reason": inc.halt_reason,
+        "suspect_deploy": record.suspect_deploy.version if record.suspect_deploy else None,
+        "first_signal_at": isoformat(inc.first_signal_at),
+        "detected_at": isoformat(inc.detected_at),
+        "timeline": [
+            {"seq": e.seq, "at": isoformat(e.at), "kind": e.kind, "message": e.message}
+            for e in record.events
+        ],
+    }
+
+
+def print_record(record: IncidentRecord, pending_prompt: str | None) -> None:
+    """A readable view of one incident: status, severity, what it waits for, timeline."""
+    inc = record.incident
+    head = Table.grid(padding=(0, 2))
+    head.add_row("Incident", f"[bold]{escape(inc.id)}[/] — {escape(inc.title)}")
+    head.add_row("Service", escape(inc.service))
+    head.add_row("Status", f"[bold]{inc.status}[/]")
+    confirmed = "confirmed" if inc.severity_confirmed else "not confirmed"
+    head.add_row("Severity", f"{inc.severity or '—'} ({confirmed})")
+    if record.suspect_deploy:
+        head.add_row("Suspect deploy", escape(record.suspect_deploy.version))
+    if inc.halt_reason:
+        head.add_row("Halted", f"[red]{escape(inc.halt_reason)}[/]")
+    if pending_prompt:
+        head.add_row("Waiting for", f"[magenta]{escape(pending_prompt)}[/]")
+    console.print(head)
+    table = Table("#", "time (UTC)", "event", "detail", show_lines=False)
+    for ev in record.events:
+        table.add_row(str(ev.seq), isoformat(ev.at) or "", escape(ev.kind), escape(ev.message))
+    console.print(table)
+
+
+def print_gates(results: list[GateResult]) -> None:
+    """Each gate with its criteria; failures say what was found and what to do."""
+    for result in results:
+        mark = "[green]PASS[/]" if result.passed else "[red]FAIL[/]"
+        console.print(f"{mark} {escape(result.title)}")
+        for c in result.criteria:
+            tick = "[green]✓[/]" if c.passed else "[red]✗[/]"
+            console.print(f"   {tick} {escape(c.criterion)} — {escape(c.found)}")
+        if not result.passed:
+            console.print(f"   Next: {escape(result.next_step)}")

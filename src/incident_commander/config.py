@@ -1,0 +1,228 @@
+"""Settings: ``ic.yaml`` (found in the working directory, or via ``--config`` / ``IC_CONFIG``)
+plus ``IC_*`` environment variables, validated with Pydantic."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from incident_commander import plugins
+from incident_commander.checks.base import CheckConfig
+from incident_commander.errors import ConfigError
+from incident_commander.executors.base import IDENTIFIER, ExecutorConfig
+from incident_commander.notify.base import NotifierConfig
+from incident_commander.protocol.severity import PRESETS, SeverityScheme
+
+__all__ = [
+    "CONFIG_FILE",
+    "ApprovalKind",
+    "Policy",
+    "ProbeSettings",
+    "ServiceConfig",
+    "Settings",
+    "ValidationSettings",
+    "load_settings",
+]
+
+CONFIG_FILE = "ic.yaml"
+ApprovalKind = Literal["severity", "mitigation", "resolution"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def _plugin_config(kind: str, base: type[BaseModel], value: Any) -> Any:
+    if isinstance(value, base) or not isinstance(value, dict):
+        return value
+    slug = value.get("kind")
+    if not isinstance(slug, str):
+        raise ValueError(f"needs a 'kind' (one of: {', '.join(plugins.available(kind))})")
+    try:
+        plugin = plugins.load(kind, slug)
+    except KeyError:
+        choices = ", ".join(plugins.available(kind))
+        raise ValueError(f"unknown {kind} kind {slug!r} (one of: {choices})") from None
+    return plugin.Config.model_validate(value)
+
+
+class ProbeSettings(_Strict):
+    """Health probing: every ``interval_seconds``; ``failure_threshold`` misses in a row alert."""
+
+    interval_seconds: float = Field(default=10, gt=0)
+    failure_threshold: int = Field(default=3, ge=1)
+
+
+class ServiceConfig(_Strict):
+    """A service the tool watches and can roll back."""
+
+    description: str = ""
+    url: str | None = None
+    probe: ProbeSettings = Field(default_factory=ProbeSettings)
+    health_checks: list[CheckConfig] = Field(default_factory=list)
+    rollback_options: list[ExecutorConfig] = Field(default_factory=list)
+
+    @field_validator("health_checks", mode="before")
+    @classmethod
+    def _checks(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            return [_plugin_config("check", CheckConfig, item) for item in value]
+        return value
+
+    @field_validator("rollback_options", mode="before")
+    @classmethod
+    def _options(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            return [_plugin_config("executor", ExecutorConfig, item) for item in value]
+        return value
+
+
+class Policy(_Strict):
+    """An approval written down beforehand; it answers only when every condition holds."""
+
+    name: str = Field(pattern=IDENTIFIER.pattern)
+    approves: list[ApprovalKind] = Field(min_length=1)
+    severities: list[str] = Field(default_factory=list)
+    services: list[str] = Field(default_factory=list)
+    suspect_deploy_within_minutes: float | None = Field(default=None, gt=0)
+    actions: list[str] = Field(default_factory=list)
+
+
+class ValidationSettings(_Strict):
+    """Recovery validation: sample every check over a window; pass at ``threshold``."""
+
+    window_seconds: float = Field(default=60, gt=0)
+    interval_seconds: float = Field(default=5, gt=0)
+    threshold: float = Field(default=0.95, gt=0, le=1)
+
+
+class SeveritySettings(_Strict):
+    """Which scheme, and how soon a severity must be confirmed (gate 1)."""
+
+    scheme: str = "SEV1-4"
+    confirmation_sla_minutes: float = Field(default=5, gt=0)
+    custom: SeverityScheme | None = None
+
+    @model_validator(mode="after")
+    def _known(self) -> SeveritySettings:
+        if self.custom is None and self.scheme not in PRESETS:
+            raise ValueError(
+                f"unknown scheme {self.scheme!r} (presets: {', '.join(PRESETS)}; "
+                "or define 'custom')"
+            )
+        return self
+
+    def resolve(self) -> SeverityScheme:
+        return self.custom if self.custom is not None else PRESETS[self.scheme]
+
+
+class Settings(_Strict):
+    """Everything the tool is configured with."""
+
+    base_dir: Path = Field(default_factory=Path.cwd, exclude=True)
+    config_path: Path | None = Field(default=None, exclude=True)
+    database_url: str | None = None
+    evidence_root: str = ".artifacts/incidents"
+    suspect_deploy_window_minutes: float = Field(default=60, gt=0)
+    severity: SeveritySettings = Field(default_factory=SeveritySettings)
+    validation: ValidationSettings = Field(default_factory=ValidationSettings)
+    services: dict[str, ServiceConfig] = Field(default_factory=dict)
+    notifications: list[NotifierConfig] = Field(default_factory=list)
+    policies: list[Policy] = Field(default_factory=list)
+
+    @field_validator("notifications", mode="before")
+    @classmethod
+    def _notifiers(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            return [_plugin_config("notifier", NotifierConfig, item) for item in value]
+        return value
+
+    @field_validator("services")
+    @classmethod
+    def _service_names(cls, value: dict[str, ServiceConfig]) -> dict[str, ServiceConfig]:
+        for name in value:
+            if not IDENTIFIER.match(name):
+                raise ValueError(f"service name {name!r} must be letters, digits, '.', '_', '-'")
+        return value
+
+    @property
+    def scheme(self) -> SeverityScheme:
+        return self.severity.resolve()
+
+    @property
+    def evidence_dir(self) -> Path:
+        return self.base_dir / self.evidence_root
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.base_dir / 'ic.db'}"
+
+    def resolve_path(self, value: str) -> Path:
+        path = Path(value)
+        return path if path.is_absolute() else self.base_dir / path
+
+
+def _describe(error: ValidationError, source: str) -> str:
+    lines = []
+    for item in error.errors():
+        key = ".".join(str(part) for part in item["loc"]) or "(top level)"
+        message = item["msg"].removeprefix("Value error, ")
+        lines.append(f"{source}: {key}: {message}")
+    return "\n".join(lines)
+
+
+def _find_config(explicit: str | os.PathLike[str] | None) -> Path | None:
+    if explicit:
+        path = Path(explicit)
+        if not path.is_file():
+            raise ConfigError(
+                f"{path}: config file not found", hint="run `ic init` to write a starter ic.yaml"
+            )
+        return path
+    env = os.environ.get("IC_CONFIG")
+    if env:
+        path = Path(env)
+        if not path.is_file():
+            raise ConfigError(f"{path}: config file named by IC_CONFIG not found")
+        return path
+    local = Path.cwd() / CONFIG_FILE
+    return local if local.is_file() else None
+
+
+def load_settings(explicit: str | os.PathLike[str] | None = None) -> Settings:
+    """Read and validate the configuration; with no ic.yaml anywhere, use the defaults."""
+    path = _find_config(explicit)
+    data: Any = {}
+    base_dir = Path.cwd()
+    if path is not None:
+        path = path.resolve()
+        base_dir = path.parent
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+            problem = getattr(exc, "problem", None) or str(exc)
+            raise ConfigError(f"{path}: not valid YAML{where}: {problem}") from None
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path}: expected a mapping of settings, got {type(data).__name__}")
+    url = os.environ.get("IC_DATABASE_URL")
+    if url:
+        data = {**data, "database_url": url}
+    try:
+        settings = Settings.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, str(path or "settings"))) from None
+    settings.base_dir = base_dir
+    settings.config_path = path
+    for channel in settings.notifications:
+        target = getattr(channel, "path", None)
+        if isinstance(target, str):
+            object.__setattr__(channel, "path", str(settings.resolve_path(target)))
+    return settings

@@ -1,0 +1,224 @@
+"""The demo incident: deploy a good v1, deploy a bad v2, and let the engine do the rest."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import socket
+import sys
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from incident_commander.app import Commander
+from incident_commander.demo import service
+from incident_commander.errors import InvalidInput
+from incident_commander.evidence.render import durations
+from incident_commander.protocol.engine import EventListener
+from incident_commander.protocol.gates import run_gates
+from incident_commander.watch.probe import declare_from_probe, watch_service
+
+__all__ = ["DemoSettings", "run_demo", "write_demo_setup"]
+
+MARKER = ".ic-demo"
+SERVICE = "demo-web"
+
+ROLLBACK_SCRIPT = """#!/usr/bin/env bash
+# rollback_backend.sh --env ENV --release VERSION: point `current` at VERSION and restart.
+set -euo pipefail
+here="$(cd "$(dirname "$0")/.." && pwd)"
+env_name="" release=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --env) env_name="$2"; shift 2 ;;
+    --release) release="$2"; shift 2 ;;
+    *) echo "unknown argument: $1" >&2; exit 2 ;;
+  esac
+done
+[ -d "$here/releases/$release" ] || { echo "no release $release" >&2; exit 1; }
+ln -sfn "releases/$release" "$here/current.tmp" && mv -Tf "$here/current.tmp" "$here/current"
+echo "rolled back $env_name to $release"
+exec "$IC_DEMO_PYTHON" -m incident_commander.demo.service restart --workdir "$here" --port "$IC_DEMO_PORT"
+"""
+
+
+@dataclass(frozen=True)
+class DemoSettings:
+    """Timings of the demo; short so that it finishes in seconds."""
+
+    probe_interval_s: float = 0.25
+    failure_threshold: int = 3
+    validation_window_s: float = 1.5
+    validation_interval_s: float = 0.25
+    detect_timeout_s: float = 60.0
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _prepare(workdir: Path) -> None:
+    if workdir.exists() and any(workdir.iterdir()):
+        if not (workdir / MARKER).exists():
+            raise InvalidInput(
+                f"{workdir} exists and is not empty; give a new or empty --workdir "
+                "(or one an earlier `ic demo` made)"
+            )
+        service.stop(workdir)
+        shutil.rmtree(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / MARKER).write_text("made by ic demo\n")
+
+
+def write_demo_setup(workdir: Path, port: int, timings: DemoSettings) -> None:
+    """Write releases, the rollback script and ic.yaml into ``workdir``."""
+    for version, healthy in (("v1", True), ("v2", False)):
+        folder = workdir / "releases" / version
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "release.json").write_text(f'{{"version": "{version}", "healthy": {str(healthy).lower()}}}\n')
+    script = workdir / "scripts" / "rollback_backend.sh"
+    script.parent.mkdir(parents=True, exist_ok=True)
+    script.write_text(ROLLBACK_SCRIPT)
+    script.chmod(0o755)
+    restart = [sys.executable, "-m", "incident_commander.demo.service", "restart",
+               "--workdir", str(workdir), "--port", str(port)]
+    config: dict[str, Any] = {
+        "evidence_root": ".artifacts/incidents",
+        "suspect_deploy_window_minutes": 60,
+        "severity": {"scheme": "SEV1-4", "confirmation_sla_minutes": 5},
+        "validation": {
+            "window_seconds": timings.validation_window_s,
+            "interval_seconds": timings.validation_interval_s,
+            "threshold": 0.95,
+        },
+        "services": {
+            SERVICE: {
+                "description": "the demo web service",
+                "url": f"http://127.0.0.1:{port}/",
+                "probe": {
+                    "interval_seconds": timings.probe_interval_s,
+                    "failure_threshold": timings.failure_threshold,
+                },
+                "health_checks": [
+                    {"name": "health", "kind": "http", "url": f"http://127.0.0.1:{port}/health",
+                     "expect_status": 200, "timeout_seconds": 1, "critical": True},
+                ],
+                "rollback_options": [
+                    {"name": "switch-release", "kind": "release-symlink",
+                     "releases_dir": "releases", "current_link": "current",
+                     "restart": restart, "restart_timeout_seconds": 20},
+                    {"name": "rollback-backend-script", "kind": "script",
+                     "argv": ["scripts/rollback_backend.sh", "--env", "production",
+                              "--release", "{release}"],
+                     "timeout_seconds": 30,
+                     "env": {"IC_DEMO_PYTHON": sys.executable, "IC_DEMO_PORT": str(port)}},
+                ],
+            }
+        },
+        "notifications": [
+            {"name": "on-call-inbox", "kind": "file", "audience": "SRE on-call",
+             "path": "notifications.log"},
+        ],
+        "policies": [
+            {"name": "demo-auto-rollback", "approves": ["severity", "mitigation"],
+             "severities": ["SEV1"], "services": [SERVICE], "suspect_deploy_within_minutes": 30,
+             "actions": ["release-symlink", "script"]},
+            {"name": "demo-auto-resolve", "approves": ["resolution"], "services": [SERVICE]},
+        ],
+    }
+    header = "# Written by `ic demo`: the demo service, its rollback options and the policies\n"
+    (workdir / "ic.yaml").write_text(header + yaml.safe_dump(config, sort_keys=False))
+
+
+def _deploy(commander: Commander, workdir: Path, version: str, port: int) -> None:
+    link = workdir / "current"
+    temp = workdir / ".current.tmp"
+    if temp.is_symlink():
+        temp.unlink()
+    os.symlink(Path("releases") / version, temp)
+    os.replace(temp, link)
+    service.stop(workdir)
+    service.start(workdir, port)
+    commit = hashlib.sha1((workdir / "releases" / version / "release.json").read_bytes(),
+                          usedforsecurity=False).hexdigest()[:12]
+    commander.engine.record_deploy(service=SERVICE, version=version, commit=commit,
+                                   deployed_by="ic demo")
+
+
+def run_demo(
+    workdir: Path,
+    *,
+    timings: DemoSettings | None = None,
+    on_event: EventListener | None = None,
+    say: EventListener | None = None,
+) -> dict[str, Any]:
+    """Run the whole demo incident in ``workdir``; return the summary."""
+    timings = timings or DemoSettings()
+    tell = say or (lambda kind, text: None)
+    workdir = workdir.resolve()
+    _prepare(workdir)
+    port = _free_port()
+    write_demo_setup(workdir, port, timings)
+    commander = Commander.from_config(workdir / "ic.yaml", on_event=on_event)
+    try:
+        tell("demo", f"deploying v1 (good) of {SERVICE} on 127.0.0.1:{port}")
+        _deploy(commander, workdir, "v1", port)
+        tell("demo", "deploying v2 (bad: /health answers 500)")
+        _deploy(commander, workdir, "v2", port)
+        tell("demo", f"probing every {timings.probe_interval_s:g} s; "
+             f"{timings.failure_threshold} failures in a row open an incident")
+        stop = threading.Event()
+        timer = threading.Timer(timings.detect_timeout_s, stop.set)
+        timer.start()
+        try:
+            signal = watch_service(SERVICE, commander.settings.services[SERVICE], stop=stop)
+        finally:
+            timer.cancel()
+        if signal is None:
+            raise InvalidInput(f"no failure detected within {timings.detect_timeout_s:g} s")
+        incident_id = declare_from_probe(commander.engine, signal)
+        outcome = commander.engine.run(incident_id)
+        record = commander.engine.record(incident_id)
+        gates = run_gates("all", record, commander.engine)
+        inc = record.incident
+        times = durations(record)
+        started = record.executions[0].started_at if record.executions else None
+        overhead = (
+            round((started - signal.threshold_reached_at).total_seconds() * 1000, 2)
+            if started else None
+        )
+        done = next((e for e in record.executions if e.status == "succeeded"), None)
+        live = os.readlink(workdir / "current")
+        return {
+            "incident_id": inc.id,
+            "status": inc.status,
+            "severity": inc.severity,
+            "suspect_deploy": record.suspect_deploy.version if record.suspect_deploy else None,
+            "action": done.option_name if done else None,
+            "release_before": done.release_before if done else None,
+            "release_after": done.release_after if done else None,
+            "live_release": Path(live).name,
+            "recovered": inc.recovered_at is not None,
+            "needs": outcome.needs,
+            "time_to_detect_s": times["time_to_detect_s"],
+            "time_to_mitigate_s": times["time_to_mitigate_s"],
+            "time_to_recover_s": times["time_to_recover_s"],
+            "engine_overhead_ms": overhead,
+            "probe_interval_s": timings.probe_interval_s,
+            "failure_threshold": timings.failure_threshold,
+            "validation_window_s": timings.validation_window_s,
+            "restart_s": done.duration_s if done else None,
+            "gates": {g.gate: g.passed for g in gates},
+            "gate_failures": {g.gate: g.found for g in gates if not g.passed},
+            "workdir": str(workdir),
+            "evidence_dir": str(commander.engine.evidence.path(inc.id)),
+        }
+    finally:
+        service.stop(workdir)
+        commander.close()

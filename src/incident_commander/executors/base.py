@@ -1,0 +1,106 @@
+"""The one base every executor implements."""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from incident_commander.process import CommandRecord
+
+__all__ = [
+    "IDENTIFIER",
+    "ExecutionContext",
+    "ExecutionResult",
+    "Executor",
+    "ExecutorConfig",
+    "ReadinessItem",
+    "render_argv",
+]
+
+IDENTIFIER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+
+
+class ExecutorConfig(BaseModel):
+    """Fields every mitigation option has; plugins add their own."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=IDENTIFIER.pattern)
+    kind: str
+    risk: str = "low"
+    reversible: bool = True
+    expected_minutes: float = 5
+
+
+@dataclass(frozen=True)
+class ExecutionContext:
+    """What an executor knows of the incident it acts for."""
+
+    incident_id: str
+    service: str
+    base_dir: Path
+    target_release: str | None
+
+
+class ReadinessItem(BaseModel):
+    """One prerequisite of an option: what was checked, how, and what was found."""
+
+    item: str
+    method: str
+    passed: bool
+    detail: str
+
+
+class ExecutionResult(BaseModel):
+    """The outcome of running one option."""
+
+    status: Literal["succeeded", "failed", "timed_out"]
+    commands: list[CommandRecord] = Field(default_factory=list)
+    release_before: str | None = None
+    release_after: str | None = None
+    error: str | None = None
+
+
+def render_argv(argv: list[str], values: dict[str, str | None]) -> list[str]:
+    """Fill ``{name}`` placeholders with validated identifiers only.
+
+    Only the names in ``values`` are replaced, by plain substitution (never ``str.format``),
+    and each value must be a short identifier, so alert or API text can never shape a command.
+    """
+    rendered: list[str] = []
+    for arg in argv:
+        for name, value in values.items():
+            token = "{" + name + "}"
+            if token not in arg:
+                continue
+            if value is None or not IDENTIFIER.match(value):
+                raise ValueError(f"placeholder {token} has no safe value (got {value!r})")
+            arg = arg.replace(token, value)
+        rendered.append(arg)
+    return rendered
+
+
+class Executor(ABC):
+    """Base of all executors: a slug, a title, a ``Config``, readiness and execution."""
+
+    slug: ClassVar[str]
+    title: ClassVar[str]
+    Config: ClassVar[type[ExecutorConfig]]
+    has_dry_run: ClassVar[bool] = False
+
+    @abstractmethod
+    def readiness(self, config: ExecutorConfig, ctx: ExecutionContext) -> list[ReadinessItem]:
+        """Check every prerequisite without changing anything."""
+
+    @abstractmethod
+    def execute(self, config: ExecutorConfig, ctx: ExecutionContext) -> ExecutionResult:
+        """Carry the option out and report what happened."""
+
+    def current_release(self, config: ExecutorConfig, ctx: ExecutionContext) -> str | None:
+        """The release now live, when the executor can tell; ``None`` otherwise."""
+        return None

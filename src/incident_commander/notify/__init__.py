@@ -1,0 +1,1 @@
+"""Notifiers: telling people what is happening."""

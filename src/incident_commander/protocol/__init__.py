@@ -1,0 +1,1 @@
+"""The protocol as data: lifecycle states, severity, planning, gates and the engine."""

@@ -1,0 +1,86 @@
+"""``ic run``: drive an incident as far as approvals and policies allow, then say what is needed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from incident_commander.protocol.severity import Answers
+from incident_commander.protocol.states import TERMINAL, Status
+
+if TYPE_CHECKING:
+    from incident_commander.protocol.engine import Engine
+
+__all__ = ["RunOutcome", "run"]
+
+MAX_STEPS = 20
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """Where the incident stopped, and what it needs from a person (``None``: nothing)."""
+
+    incident_id: str
+    status: str
+    needs: str | None
+    ok: bool
+
+
+def _probe_answers(engine: Engine, incident_id: str) -> Answers | None:
+    """A health probe that saw every critical check fail reports an outage of production."""
+    record = engine.record(incident_id)
+    signal = record.signals[0] if record.signals else None
+    if signal is None or record.incident.source != "health-probe":
+        return None
+    if not signal.details.get("all_critical_failing"):
+        return None
+    return Answers(
+        production_affected=True,
+        outage=True,
+        impacted_components=[record.incident.service],
+        customer_impact="every request to the service fails its health check",
+    )
+
+
+def run(engine: Engine, incident_id: str) -> RunOutcome:
+    """Take each next step whose inputs exist; stop at the first that needs a person."""
+    for _ in range(MAX_STEPS):
+        record = engine.record(incident_id)
+        inc = record.incident
+        status = Status(inc.status)
+
+        def stop(needs: str | None, *, ok: bool = False, inc_status: str = inc.status) -> RunOutcome:
+            return RunOutcome(incident_id, inc_status, needs, ok)
+
+        if status in TERMINAL:
+            return stop(None, ok=status == Status.CLOSED)
+        if inc.pending_approval:
+            prompt = engine.pending_prompt(incident_id)
+            return stop(f"an answer to: {prompt} (`ic approve {incident_id} --yes|--no --as NAME`)")
+        if status in (Status.DETECTED, Status.REOPENED) or (
+            status == Status.TRIAGED and not inc.severity_confirmed
+        ):
+            answers = _probe_answers(engine, incident_id) if not inc.assessment else None
+            if answers is None:
+                return stop(f"a severity assessment (`ic assess {incident_id}`)")
+            engine.assess(incident_id, answers, assessed_by="health probe (automatic)")
+        elif status == Status.PLANNING:
+            failures = [e for e in record.executions if e.status != "succeeded"]
+            attempts = (inc.validation or {}).get("attempts") or []
+            if (inc.plan and failures) or attempts:
+                return stop(
+                    "a new decision: the last plan failed or did not restore service "
+                    f"(`ic plan {incident_id} --option NAME` or investigate)"
+                )
+            engine.plan(incident_id)
+        elif status == Status.HALTED:
+            return stop(f"the missing input: {inc.halt_reason}")
+        elif status == Status.AWAITING_APPROVAL:
+            engine.execute(incident_id)
+        elif status == Status.EXECUTING:
+            return stop("a look at an execution that started but never finished")
+        elif status == Status.VALIDATING:
+            engine.validate(incident_id)
+        elif status in (Status.RESOLVED, Status.MONITORING):
+            return stop(None, ok=True)
+    return RunOutcome(incident_id, engine.record(incident_id).incident.status, "too many steps", False)

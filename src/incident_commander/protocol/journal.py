@@ -1,0 +1,173 @@
+"""Writing what happens: timeline events (hash-chained), notifications and approval prompts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from incident_commander import plugins
+from incident_commander.clock import utcnow
+from incident_commander.config import ApprovalKind, Settings
+from incident_commander.evidence.chain import GENESIS, chain_hash, event_line
+from incident_commander.notify.base import Message
+from incident_commander.protocol.policies import PolicyContext, matching_policy
+from incident_commander.store.models import Decision, Deploy, Event, Incident, Notification
+
+__all__ = ["PROMPTS", "Journal", "phase_complete", "phase_start"]
+
+PHASE_START = {
+    1: "[PHASE 1 START] - Monitoring production alerts for incident signals...",
+    2: "[PHASE 2 START] - Identifying mitigation strategy for incident containment...",
+    3: "[PHASE 3 START] - Executing approved mitigation/rollback actions...",
+    4: "[PHASE 4 START] - Confirming incident resolution and notifying stakeholders...",
+}
+PHASE_NAME = {
+    1: "Detection and severity assessment",
+    2: "Containment and mitigation planning",
+    3: "Execution and recovery validation",
+    4: "Resolution and documentation",
+}
+PROMPTS: dict[str, str] = {
+    "severity": "[SEVERITY CONFIRMATION] Incident classified as {subject}. "
+    "Approve mitigation planning? (yes/no)",
+    "mitigation": "[MITIGATION APPROVAL] Proposed action: {subject}. Execute mitigation now? (yes/no)",
+    "resolution": "[RESOLUTION CONFIRMATION] System stabilized. "
+    "Close incident and trigger postmortem package? (yes/no)",
+}
+APPROVAL_LABEL = {
+    "severity": "severity confirmation",
+    "mitigation": "mitigation approval",
+    "resolution": "resolution confirmation",
+}
+
+
+def phase_start(n: int) -> str:
+    return PHASE_START[n]
+
+
+def phase_complete(n: int) -> str:
+    return f"[PHASE {n} COMPLETE] - {PHASE_NAME[n]} finished successfully."
+
+
+class Journal:
+    """Appends to an incident's record inside the caller's transaction."""
+
+    def __init__(self, session: Session, settings: Settings) -> None:
+        self.session = session
+        self.settings = settings
+        self.emitted: list[tuple[str, str]] = []
+        self.touched: set[str] = set()
+        self.postmortem: set[str] = set()
+
+    def event(
+        self, inc: Incident, kind: str, message: str, data: dict[str, Any] | None = None
+    ) -> Event:
+        """Append one timeline line, chained to the one before."""
+        last = self.session.scalars(
+            select(Event).where(Event.incident_id == inc.id).order_by(Event.seq.desc()).limit(1)
+        ).first()
+        seq = last.seq + 1 if last else 1
+        prev = last.hash if last else GENESIS
+        at = utcnow()
+        text = " ".join(message.split())
+        line = event_line(seq, at, kind, text)
+        row = Event(
+            incident_id=inc.id,
+            seq=seq,
+            at=at,
+            kind=kind,
+            message=text,
+            data=data or {},
+            prev_hash=prev,
+            hash=chain_hash(prev, line),
+        )
+        self.session.add(row)
+        self.session.flush()
+        inc.updated_at = at
+        self.touched.add(inc.id)
+        self.emitted.append((kind, text))
+        return row
+
+    def notify(self, inc: Incident, subject: str, body: str) -> list[Notification]:
+        """Send to every channel routed for the incident's severity; record each delivery."""
+        sent = []
+        for channel in self.settings.notifications:
+            if channel.severities and inc.severity not in channel.severities:
+                continue
+            notifier = plugins.load("notifier", channel.kind)()
+            try:
+                delivery = notifier.send(channel, Message(subject=subject, body=body))
+                ok, detail = delivery.ok, delivery.detail
+            except Exception as exc:  # a broken channel must not stop the incident
+                ok, detail = False, f"{type(exc).__name__}: {exc}"
+            row = Notification(
+                incident_id=inc.id,
+                at=utcnow(),
+                channel=channel.name,
+                audience=channel.audience,
+                subject=subject,
+                body=body,
+                ok=ok,
+                detail=detail,
+            )
+            self.session.add(row)
+            sent.append(row)
+            self.event(
+                inc,
+                "notification.sent" if ok else "notification.failed",
+                f"{channel.name} ({channel.audience}): {subject} — {detail}",
+            )
+        return sent
+
+    def ask(
+        self,
+        inc: Incident,
+        kind: ApprovalKind,
+        subject: str,
+        *,
+        suspect: Deploy | None,
+        action_names: tuple[str, ...] = (),
+        action_kinds: tuple[str, ...] = (),
+    ) -> tuple[Decision, str | None]:
+        """Open an approval prompt; return it and the name of a policy that answers it, if any."""
+        prompt = PROMPTS[kind].format(subject=subject)
+        decision = Decision(
+            incident_id=inc.id, kind=kind, subject=subject, prompt=prompt, asked_at=utcnow()
+        )
+        self.session.add(decision)
+        self.session.flush()
+        inc.pending_approval = kind
+        self.event(inc, "approval.asked", prompt, {"decision_id": decision.id})
+        policy = matching_policy(
+            self.settings.policies,
+            PolicyContext(
+                kind=kind,
+                service=inc.service,
+                severity=inc.severity,
+                first_signal_at=inc.first_signal_at,
+                suspect_deployed_at=suspect.deployed_at if suspect else None,
+                action_names=action_names,
+                action_kinds=action_kinds,
+            ),
+        )
+        return decision, policy.name if policy else None
+
+    def record_answer(
+        self, inc: Incident, decision: Decision, *, yes: bool, approver: str, kind: str, why: str
+    ) -> None:
+        """Write the answer on the decision and the timeline."""
+        decision.answer = "yes" if yes else "no"
+        decision.answered_at = utcnow()
+        decision.approver = approver
+        decision.approver_type = kind
+        decision.rationale = why
+        inc.pending_approval = None
+        label = APPROVAL_LABEL[decision.kind]
+        self.event(
+            inc,
+            "approval.answered",
+            f"{label}: {decision.answer} by {approver} ({kind}){': ' + why if why else ''}",
+            {"decision_id": decision.id},
+        )

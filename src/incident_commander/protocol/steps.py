@@ -1,0 +1,342 @@
+"""Phase 2 (plan, readiness), phase 3 validation and phase 4 (resolve, close) steps."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from incident_commander import plugins
+from incident_commander.checks.window import validate_window
+from incident_commander.clock import isoformat, utcnow
+from incident_commander.errors import InvalidInput, TransitionRejected
+from incident_commander.executors.base import ExecutionContext, ExecutorConfig
+from incident_commander.protocol.journal import Journal, phase_complete, phase_start
+from incident_commander.protocol.planning import options_for, recommend
+from incident_commander.protocol.states import Status
+from incident_commander.store.models import Deploy, Execution, Incident
+
+if TYPE_CHECKING:
+    from incident_commander.protocol.engine import Engine
+
+__all__ = ["close", "dismiss", "last_known_good", "plan", "resolve", "validate"]
+
+EXTENDED_MONITORING = (
+    "continuous checks for the first 30 minutes",
+    "every 10 minutes during the first hour",
+    "a check at 4 hours",
+    "a check at 24 hours",
+)
+
+
+def last_known_good(session: Session, inc: Incident) -> str | None:
+    """The version deployed before the suspect (or before the latest deploy) of the service."""
+    deploys = list(
+        session.scalars(
+            select(Deploy)
+            .where(Deploy.service == inc.service, Deploy.deployed_at <= inc.first_signal_at)
+            .order_by(Deploy.deployed_at.desc(), Deploy.id.desc())
+        )
+    )
+    bad = next((d for d in deploys if d.id == inc.suspect_deploy_id), deploys[0] if deploys else None)
+    if bad is None:
+        return None
+    for deploy in deploys:
+        if deploy.deployed_at <= bad.deployed_at and deploy.id != bad.id and deploy.version != bad.version:
+            return deploy.version
+    return None
+
+
+def _option_configs(engine: Engine, inc: Incident) -> list[ExecutorConfig]:
+    service = engine.settings.services.get(inc.service)
+    return list(service.rollback_options) if service else []
+
+
+def context_for(engine: Engine, inc: Incident) -> ExecutionContext:
+    target = (inc.plan or {}).get("target_release")
+    return ExecutionContext(
+        incident_id=inc.id,
+        service=inc.service,
+        base_dir=engine.settings.base_dir,
+        target_release=target,
+    )
+
+
+def plan(
+    engine: Engine,
+    incident_id: str,
+    *,
+    root_cause_known: bool,
+    fix_minutes: float | None,
+    option: str | None,
+    chosen_by: str | None,
+) -> dict[str, Any]:
+    """Write the plan and readiness checklist; ask for approval, or halt with the reason."""
+    with engine.transaction() as journal:
+        session = journal.session
+        inc = engine.load(session, incident_id)
+        if inc.status == Status.HALTED and inc.resume_status == Status.PLANNING:
+            engine.move(journal, inc, Status.PLANNING, "planning again")
+        if inc.status != Status.PLANNING:
+            raise TransitionRejected(
+                f"{inc.id}: planning needs status planning (now {inc.status})"
+                + ("; confirm severity first" if not inc.severity_confirmed else "")
+            )
+        configs = _option_configs(engine, inc)
+        names = [c.name for c in configs]
+        if option is not None and option not in names:
+            raise InvalidInput(
+                f"{inc.id}: no rollback option {option!r} for service {inc.service} "
+                f"(configured: {', '.join(names) or 'none'})"
+            )
+        assert inc.severity is not None
+        suspect = engine._suspect(session, inc)
+        rec = recommend(
+            top_severity=engine.settings.scheme.rank(inc.severity) == 0,
+            suspect_deploy=suspect is not None,
+            root_cause_known=root_cause_known,
+            fix_minutes=fix_minutes,
+        )
+        if option is not None:
+            chosen = [option] + [n for n in names if n != option]
+        elif rec.decision == "rollback":
+            chosen = names
+        else:
+            chosen = []
+        target = last_known_good(session, inc)
+        revision = (inc.plan or {}).get("revision", 0) + 1
+        inc.plan = {
+            "written_at": isoformat(utcnow()),
+            "revision": revision,
+            "root_cause_known": root_cause_known,
+            "fix_minutes": fix_minutes,
+            "recommendation": rec.model_dump(),
+            "options": [o.model_dump() for o in options_for(configs)],
+            "chosen": chosen,
+            "chosen_by": chosen_by if option else None,
+            "target_release": target,
+            "suspect_deploy": suspect.version if suspect else None,
+        }
+        journal.event(
+            inc,
+            "plan.written",
+            f"recommendation: {rec.decision} ({' → '.join(rec.path)}); "
+            f"order: {', '.join(chosen) or 'none'}; last known good: {target or 'unknown'}",
+        )
+        if not chosen:
+            why = (
+                f"the rollback-or-fix tree recommends '{rec.decision}', which the tool cannot "
+                "carry out; choose an option with `ic plan ID --option NAME`"
+                if rec.decision != "rollback"
+                else f"no rollback mechanism is configured for service {inc.service}"
+            )
+            engine.halt(journal, inc, why)
+            return inc.plan
+        _check_readiness(engine, journal, inc, configs, chosen)
+        return inc.plan
+
+
+def _check_readiness(
+    engine: Engine, journal: Journal, inc: Incident, configs: list[ExecutorConfig], chosen: list[str]
+) -> None:
+    journal.event(inc, "progress", "Validating rollback readiness and dependencies...")
+    ctx = context_for(engine, inc)
+    by_name = {c.name: c for c in configs}
+    items: list[dict[str, Any]] = [
+        {
+            "item": "last known good release identified",
+            "method": "deploy records before the suspect deploy",
+            "passed": ctx.target_release is not None,
+            "detail": ctx.target_release or "no earlier deploy of a different version recorded",
+        }
+    ]
+    ready: list[str] = []
+    for name in chosen:
+        config = by_name[name]
+        executor = plugins.load("executor", config.kind)()
+        option_items = [i.model_dump() for i in executor.readiness(config, ctx)]
+        items.extend({**i, "option": name} for i in option_items)
+        if ctx.target_release and all(i["passed"] for i in option_items):
+            ready.append(name)
+    passed = bool(ready)
+    inc.readiness = {
+        "checked_at": isoformat(utcnow()),
+        "target_release": ctx.target_release,
+        "items": items,
+        "ready_options": ready,
+        "passed": passed,
+    }
+    failed = [i for i in items if not i["passed"]]
+    journal.event(
+        inc,
+        "readiness.checked",
+        f"{len(items) - len(failed)}/{len(items)} prerequisites met; ready: {', '.join(ready) or 'none'}",
+    )
+    if not passed:
+        reasons = "; ".join(f"{i['item']}: {i['detail']}" for i in failed)
+        engine.halt(journal, inc, f"rollback prerequisites unmet — {reasons}")
+        return
+    assert inc.plan is not None
+    inc.plan = {**inc.plan, "chosen": ready}
+    engine.move(journal, inc, Status.AWAITING_APPROVAL, "plan written and readiness checked")
+    first = by_name[ready[0]]
+    action = f"roll back {inc.service} to {ctx.target_release} via {first.name} ({first.kind})"
+    if len(ready) > 1:
+        action += f", then if it fails: {', '.join(ready[1:])}"
+    decision, policy = journal.ask(
+        inc,
+        "mitigation",
+        action,
+        suspect=engine._suspect(journal.session, inc),
+        action_names=tuple(ready),
+        action_kinds=tuple(by_name[n].kind for n in ready),
+    )
+    if policy:
+        engine._apply_answer(
+            journal, inc, decision, True, f"policy:{policy}", "policy",
+            f"policy {policy} approves {', '.join(ready)} for {inc.severity} on {inc.service}",
+        )
+
+
+def validate(engine: Engine, incident_id: str) -> dict[str, Any]:
+    """Sample the service's checks over the window; resolve-confirm on pass, re-plan on fail."""
+    with engine.transaction() as journal:
+        inc = engine.load(journal.session, incident_id)
+        if inc.status != Status.VALIDATING or inc.pending_approval:
+            raise TransitionRejected(
+                f"{inc.id}: validation needs status validating with nothing pending "
+                f"(now {inc.status}{', pending ' + inc.pending_approval if inc.pending_approval else ''})"
+            )
+        service = engine.settings.services.get(inc.service)
+        checks = list(service.health_checks) if service else []
+        journal.event(inc, "progress", "Validating post-mitigation system health...")
+        if not checks:
+            engine.halt(journal, inc, f"no health checks configured for service {inc.service}")
+            return {}
+    settings = engine.settings.validation
+    attempt = validate_window(
+        checks,
+        window_s=settings.window_seconds,
+        interval_s=settings.interval_seconds,
+        threshold=settings.threshold,
+    )
+    with engine.transaction() as journal:
+        inc = engine.load(journal.session, incident_id)
+        attempts = list((inc.validation or {}).get("attempts", []))
+        attempts.append(attempt)
+        inc.validation = {"attempts": attempts, "latest_verdict": attempt["verdict"]}
+        rate = attempt["critical_pass_rate"] * 100
+        summary = (
+            f"critical checks passed {rate:.1f}% of {attempt['critical_samples']} samples over "
+            f"{attempt['window_seconds']:g} s (threshold {attempt['threshold'] * 100:.0f}%)"
+        )
+        journal.event(inc, "[AUTOMATION] recovery validation", f"[AUTOMATION] recovery validation executed: {attempt['verdict']}; {summary}")
+        if attempt["verdict"] == "passed":
+            inc.recovered_at = utcnow()
+            journal.event(inc, "phase", phase_complete(3))
+            journal.event(inc, "phase", phase_start(4))
+            decision, policy = journal.ask(
+                inc, "resolution", "system stabilized", suspect=engine._suspect(journal.session, inc)
+            )
+            if policy:
+                engine._apply_answer(
+                    journal, inc, decision, True, f"policy:{policy}", "policy",
+                    f"policy {policy} confirms resolution after passed validation",
+                )
+        else:
+            assert inc.severity is not None
+            raised = engine.settings.scheme.raised(inc.severity)
+            if raised != inc.severity:
+                history = list((inc.assessment or {}).get("history", []))
+                history.append({"from": inc.severity, "to": raised, "at": isoformat(utcnow()),
+                                "reason": "recovery validation failed"})
+                inc.assessment = {**(inc.assessment or {}), "history": history}
+                journal.event(inc, "severity.raised", f"severity raised {inc.severity} → {raised}")
+                inc.severity = raised
+            engine.move(journal, inc, Status.PLANNING, f"recovery validation failed: {summary}")
+            journal.notify(
+                inc,
+                f"[{inc.severity}] {inc.service}: recovery NOT verified ({inc.id})",
+                f"Mitigation ran but {summary}. Back to planning; severity now {inc.severity}.",
+            )
+        return attempt
+
+
+def resolve(engine: Engine, journal: Journal, inc: Incident, approver: str) -> None:
+    """Resolution confirmed: record the summary, notify, schedule watching, archive evidence."""
+    engine.move(journal, inc, Status.RESOLVED, f"resolution confirmed by {approver}")
+    now = utcnow()
+    inc.resolved_at = now
+    done = journal.session.scalars(
+        select(Execution)
+        .where(Execution.incident_id == inc.id, Execution.status == "succeeded")
+        .order_by(Execution.id.desc())
+    ).first()
+    schedule = [
+        {"at": isoformat(now + timedelta(minutes=m)), "what": what}
+        for m, what in ((30, EXTENDED_MONITORING[0]), (60, EXTENDED_MONITORING[1]),
+                        (240, EXTENDED_MONITORING[2]), (1440, EXTENDED_MONITORING[3]))
+    ]
+    action = (
+        f"{done.option_name}: {done.release_before} → {done.release_after}" if done else "none"
+    )
+    sent = journal.notify(
+        inc,
+        f"[RESOLVED] {inc.service}: {inc.title} ({inc.id})",
+        f"Incident {inc.id} is resolved. Action: {action}. Recovery verified. "
+        "Post-mortem package follows.",
+    )
+    inc.resolution = {
+        "summary": f"recovered after {action}" if done else "recovered",
+        "confirmed_by": approver,
+        "action": action,
+        "release_after": done.release_after if done else None,
+        "extended_monitoring": schedule,
+        "stakeholders_informed": any(n.ok for n in sent),
+    }
+    journal.event(inc, "incident.resolved", f"resolved: {inc.resolution['summary']}")
+    engine.move(journal, inc, Status.MONITORING, "extended monitoring scheduled")
+    journal.event(inc, "phase", phase_complete(4))
+    journal.postmortem.add(inc.id)
+
+
+def close(engine: Engine, incident_id: str, *, closed_by: str) -> None:
+    """Close once gate 4 (resolution and documentation) passes."""
+    from incident_commander.protocol.gates import run_gate
+
+    record = engine.record(incident_id)
+    result = run_gate("4", record, engine)
+    with engine.transaction() as journal:
+        inc = engine.load(journal.session, incident_id)
+        if not result.passed:
+            journal.event(inc, "error", "[ERROR] Required incident evidence missing.")
+            raise TransitionRejected(
+                f"{inc.id}: [ERROR] Required incident evidence missing. {result.found}",
+                hint=result.next_step,
+            )
+        engine.move(journal, inc, Status.CLOSED, f"closed by {closed_by}; gate 4 passed")
+        inc.closed_at = utcnow()
+
+
+def dismiss(engine: Engine, incident_id: str, *, reason: str, dismissed_by: str) -> None:
+    """A false positive: record it, do not escalate, and feed alert tuning."""
+    with engine.transaction() as journal:
+        inc = engine.load(journal.session, incident_id)
+        journal.event(
+            inc, "alert", "[ALERT] Potential false-positive detected. Incident severity not confirmed."
+        )
+        engine.move(journal, inc, Status.FALSE_POSITIVE, f"{reason} (by {dismissed_by})")
+        inc.resolution = {
+            "false_positive": {
+                "signal": inc.title,
+                "service": inc.service,
+                "source": inc.source,
+                "reason": reason,
+                "recorded_by": dismissed_by,
+                "at": isoformat(utcnow()),
+                "suggestion": "lengthen the alert's confirmation window or raise its threshold, "
+                "or silence it during maintenance, so this signal does not page again",
+            }
+        }

@@ -1,0 +1,1 @@
+"""Reports rendered with Jinja2 from what was recorded."""

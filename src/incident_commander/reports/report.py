@@ -1,0 +1,74 @@
+"""``INCIDENT-REPORT.md``: the report and post-mortem, from recorded facts only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, StrictUndefined
+
+from incident_commander.clock import isoformat
+from incident_commander.config import Settings
+from incident_commander.evidence.record import IncidentRecord
+from incident_commander.evidence.render import durations
+
+__all__ = ["REPORT", "REQUIRED_SECTIONS", "render_report", "report_sections"]
+
+REPORT = "INCIDENT-REPORT.md"
+REQUIRED_SECTIONS = (
+    "Summary",
+    "Severity and why",
+    "Impact",
+    "Timeline",
+    "Suspect deploy",
+    "Actions and results",
+    "Recovery evidence",
+    "Durations",
+)
+
+_env = Environment(
+    loader=PackageLoader("incident_commander.reports", "templates"),
+    undefined=StrictUndefined,
+    autoescape=False,  # noqa: S701 - Markdown, not HTML
+    keep_trailing_newline=True,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+_env.filters["iso"] = isoformat
+
+
+def report_sections(record: IncidentRecord) -> dict[str, bool]:
+    """For each required section, whether the record holds data for it."""
+    inc = record.incident
+    return {
+        "Summary": bool(inc.title),
+        "Severity and why": bool(inc.severity and inc.assessment),
+        "Impact": bool(inc.symptoms or (inc.assessment or {}).get("answers")),
+        "Timeline": bool(record.events),
+        "Suspect deploy": record.suspect_deploy is not None or bool(inc.plan),
+        "Actions and results": bool(record.executions),
+        "Recovery evidence": bool(inc.validation),
+        "Durations": inc.recovered_at is not None,
+    }
+
+
+def render_report(record: IncidentRecord, settings: Settings) -> str:
+    """The Markdown report; every section without data says so instead of guessing."""
+    inc = record.incident
+    sections = report_sections(record)
+    validation: dict[str, Any] = inc.validation or {}
+    context = {
+        "inc": inc,
+        "record": record,
+        "assessment": inc.assessment or {},
+        "answers": (inc.assessment or {}).get("answers") or {},
+        "plan": inc.plan or {},
+        "validation": validation,
+        "latest": (validation.get("attempts") or [{}])[-1],
+        "resolution": inc.resolution or {},
+        "durations": durations(record),
+        "sections": sections,
+        "completeness": sum(sections.values()) / len(sections),
+        "scheme": settings.scheme.name,
+        "decisions": record.decisions,
+    }
+    return _env.get_template("incident-report.md.j2").render(**context)

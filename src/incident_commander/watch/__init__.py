@@ -1,0 +1,1 @@
+"""Watching services: the health-probe loop."""
