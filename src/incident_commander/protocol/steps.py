@@ -232,7 +232,7 @@ def validate(engine: Engine, incident_id: str) -> dict[str, Any]:
             f"critical checks passed {rate:.1f}% of {attempt['critical_samples']} samples over "
             f"{attempt['window_seconds']:g} s (threshold {attempt['threshold'] * 100:.0f}%)"
         )
-        journal.event(inc, "[AUTOMATION] recovery validation", f"[AUTOMATION] recovery validation executed: {attempt['verdict']}; {summary}")
+        journal.event(inc, "automation", f"[AUTOMATION] recovery validation executed: {attempt['verdict']}; {summary}")
         if attempt["verdict"] == "passed":
             inc.recovered_at = utcnow()
             journal.event(inc, "phase", phase_complete(3))
