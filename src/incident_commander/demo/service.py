@@ -12,7 +12,6 @@ import json
 import os
 import signal
 import socket
-import subprocess
 import sys
 import threading
 import time
@@ -115,19 +114,24 @@ def stop(workdir: Path) -> bool:
 def start(workdir: Path, port: int) -> int:
     """Start the service in the background and wait until it listens; return its pid."""
     (workdir / "run").mkdir(parents=True, exist_ok=True)
-    log = (workdir / "run" / "service.log").open("ab")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "incident_commander.demo.service", "serve",
-         "--workdir", str(workdir), "--port", str(port)],
-        stdin=subprocess.DEVNULL,
-        stdout=log,
-        stderr=log,
-        start_new_session=True,
+    log = workdir / "run" / "service.log"
+    argv = [sys.executable, "-m", "incident_commander.demo.service", "serve",
+            "--workdir", str(workdir), "--port", str(port)]
+    pid = os.posix_spawn(
+        sys.executable,
+        argv,
+        dict(os.environ),
+        file_actions=[
+            (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+            (os.POSIX_SPAWN_OPEN, 1, str(log), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644),
+            (os.POSIX_SPAWN_DUP2, 1, 2),
+        ],
+        setsid=True,
     )
-    _pidfile(workdir).write_text(str(proc.pid))
+    _pidfile(workdir).write_text(str(pid))
     if not wait_listening(port):
         raise SystemExit(f"demo service did not start listening on port {port}")
-    return proc.pid
+    return pid
 
 
 def main(argv: list[str] | None = None) -> int:

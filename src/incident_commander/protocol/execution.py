@@ -9,14 +9,13 @@ from sqlalchemy import select
 from incident_commander import plugins
 from incident_commander.clock import utcnow
 from incident_commander.errors import ExecutionRefused
-from incident_commander.protocol.journal import phase_start
+from incident_commander.protocol.journal import Journal, phase_start
 from incident_commander.protocol.states import Status
 from incident_commander.protocol.steps import context_for
 from incident_commander.store.models import Decision, Execution, Incident
 
 if TYPE_CHECKING:
     from incident_commander.protocol.engine import Engine
-    from incident_commander.protocol.journal import Journal
 
 __all__ = ["execute"]
 
@@ -34,17 +33,25 @@ def _refuse(inc: Incident, why: str) -> ExecutionRefused:
     return ExecutionRefused(f"{inc.id}: refusing to execute: {why}. Nothing was run.")
 
 
-def _start(engine: Engine, incident_id: str, option: str, attempt: int) -> tuple[int, bool]:
+def _preflight(journal: Journal, inc: Incident) -> Decision:
+    """The rule above all: confirmed severity, the right status, a recorded approval."""
+    if not inc.severity_confirmed:
+        raise _refuse(inc, "severity has not been confirmed")
+    if inc.status not in (Status.AWAITING_APPROVAL, Status.EXECUTING):
+        raise _refuse(inc, f"status is {inc.status}, not awaiting_approval")
+    decision = _approval(journal, inc)
+    if decision is None:
+        raise _refuse(inc, "no approval of the proposed mitigation is recorded")
+    if not (inc.plan or {}).get("chosen"):
+        raise _refuse(inc, "the plan has no executable option")
+    return decision
+
+
+def _start(engine: Engine, incident_id: str, option: str, attempt: int) -> int:
     """Record the attempt as started (durably) before anything runs."""
     with engine.transaction() as journal:
         inc = engine.load(journal.session, incident_id)
-        if not inc.severity_confirmed:
-            raise _refuse(inc, "severity has not been confirmed")
-        if inc.status not in (Status.AWAITING_APPROVAL, Status.EXECUTING):
-            raise _refuse(inc, f"status is {inc.status}, not awaiting_approval")
-        decision = _approval(journal, inc)
-        if decision is None:
-            raise _refuse(inc, "no approval of the proposed mitigation is recorded")
+        decision = _preflight(journal, inc)
         interrupted = journal.session.scalars(
             select(Execution).where(Execution.incident_id == inc.id, Execution.status == "started")
         ).first()
@@ -78,19 +85,18 @@ def _start(engine: Engine, incident_id: str, option: str, attempt: int) -> tuple
         journal.session.flush()
         journal.event(inc, "execution.started", f"running {option} ({config.kind}) → "
                       f"{row.target_release}; key {row.idempotency_key}")
-        return row.id, True
+        return row.id
 
 
 def execute(engine: Engine, incident_id: str) -> list[Execution]:
     """Run each option of the approved plan in order until one succeeds."""
-    record = engine.record(incident_id)
-    inc = record.incident
-    chosen: list[str] = list((inc.plan or {}).get("chosen", []))
-    if not chosen:
-        raise _refuse(inc, "the plan has no executable option")
+    with engine.store.session() as session:
+        inc = engine.load(session, incident_id, lock=False)
+        _preflight(Journal(session, engine.settings), inc)
+        chosen: list[str] = list((inc.plan or {}).get("chosen", []))
     runs: list[Execution] = []
     for attempt, option in enumerate(chosen, start=1):
-        execution_id, _ = _start(engine, incident_id, option, attempt)
+        execution_id = _start(engine, incident_id, option, attempt)
         with engine.store.session() as session:
             fresh = session.get(Incident, incident_id)
             assert fresh is not None
