@@ -5,10 +5,18 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from incident_commander import plugins
 from incident_commander.checks.base import CheckConfig
@@ -50,6 +58,15 @@ def _plugin_config(kind: str, base: type[BaseModel], value: Any) -> Any:
     return plugin.Config.model_validate(value)
 
 
+def _validated_by_plugin(kind: str, base: type[BaseModel]) -> BeforeValidator:
+    return BeforeValidator(lambda value: _plugin_config(kind, base, value))
+
+
+_Check = Annotated[CheckConfig, _validated_by_plugin("check", CheckConfig)]
+_Option = Annotated[ExecutorConfig, _validated_by_plugin("executor", ExecutorConfig)]
+_Notifier = Annotated[NotifierConfig, _validated_by_plugin("notifier", NotifierConfig)]
+
+
 class ProbeSettings(_Strict):
     """Health probing: every ``interval_seconds``; ``failure_threshold`` misses in a row alert."""
 
@@ -63,21 +80,16 @@ class ServiceConfig(_Strict):
     description: str = ""
     url: str | None = None
     probe: ProbeSettings = Field(default_factory=ProbeSettings)
-    health_checks: list[CheckConfig] = Field(default_factory=list)
-    rollback_options: list[ExecutorConfig] = Field(default_factory=list)
+    health_checks: list[_Check] = Field(default_factory=list)
+    rollback_options: list[_Option] = Field(default_factory=list)
 
-    @field_validator("health_checks", mode="before")
+    @field_validator("rollback_options")
     @classmethod
-    def _checks(cls, value: Any) -> Any:
-        if isinstance(value, list):
-            return [_plugin_config("check", CheckConfig, item) for item in value]
-        return value
-
-    @field_validator("rollback_options", mode="before")
-    @classmethod
-    def _options(cls, value: Any) -> Any:
-        if isinstance(value, list):
-            return [_plugin_config("executor", ExecutorConfig, item) for item in value]
+    def _unique(cls, value: list[ExecutorConfig]) -> list[ExecutorConfig]:
+        names = [option.name for option in value]
+        doubles = sorted({name for name in names if names.count(name) > 1})
+        if doubles:
+            raise ValueError(f"option names must be unique (repeated: {', '.join(doubles)})")
         return value
 
 
@@ -131,15 +143,8 @@ class Settings(_Strict):
     severity: SeveritySettings = Field(default_factory=SeveritySettings)
     validation: ValidationSettings = Field(default_factory=ValidationSettings)
     services: dict[str, ServiceConfig] = Field(default_factory=dict)
-    notifications: list[NotifierConfig] = Field(default_factory=list)
+    notifications: list[_Notifier] = Field(default_factory=list)
     policies: list[Policy] = Field(default_factory=list)
-
-    @field_validator("notifications", mode="before")
-    @classmethod
-    def _notifiers(cls, value: Any) -> Any:
-        if isinstance(value, list):
-            return [_plugin_config("notifier", NotifierConfig, item) for item in value]
-        return value
 
     @field_validator("services")
     @classmethod

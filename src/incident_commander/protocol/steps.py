@@ -15,7 +15,7 @@ from incident_commander.errors import InvalidInput, TransitionRejected
 from incident_commander.executors.base import ExecutionContext, ExecutorConfig
 from incident_commander.protocol.journal import Journal, phase_complete, phase_start
 from incident_commander.protocol.planning import options_for, recommend
-from incident_commander.protocol.states import Status
+from incident_commander.protocol.states import Facts, Status, judge
 from incident_commander.store.models import Deploy, Execution, Incident
 
 if TYPE_CHECKING:
@@ -307,17 +307,22 @@ def close(engine: Engine, incident_id: str, *, closed_by: str) -> None:
     from incident_commander.protocol.gates import run_gate
 
     record = engine.record(incident_id)
+    allowed = judge(Status(record.incident.status), Status.CLOSED, Facts(documentation_complete=True))
+    if not allowed.accepted:
+        raise TransitionRejected(f"{incident_id}: {allowed.reason}")
     result = run_gate("4", record, engine)
     with engine.transaction() as journal:
         inc = engine.load(journal.session, incident_id)
-        if not result.passed:
+        if result.passed:
+            engine.move(journal, inc, Status.CLOSED, f"closed by {closed_by}; gate 4 passed")
+            inc.closed_at = utcnow()
+        else:
             journal.event(inc, "error", "[ERROR] Required incident evidence missing.")
-            raise TransitionRejected(
-                f"{inc.id}: [ERROR] Required incident evidence missing. {result.found}",
-                hint=result.next_step,
-            )
-        engine.move(journal, inc, Status.CLOSED, f"closed by {closed_by}; gate 4 passed")
-        inc.closed_at = utcnow()
+    if not result.passed:
+        raise TransitionRejected(
+            f"{incident_id}: [ERROR] Required incident evidence missing. {result.found}",
+            hint=result.next_step,
+        )
 
 
 def dismiss(engine: Engine, incident_id: str, *, reason: str, dismissed_by: str) -> None:
