@@ -18,7 +18,9 @@ from sqlalchemy.exc import OperationalError
 if TYPE_CHECKING:
     from tests.workspace import Workspace
 
-PG_ADMIN_URL = os.environ.get("IC_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+PG_ADMIN_URL = os.environ.get(
+    "IC_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
 REQUIRE_PG = os.environ.get("IC_REQUIRE_POSTGRES") == "1"
 BIN = Path(sys.executable).parent
 

@@ -23,7 +23,8 @@ touch "$here/ran-rollback_ok"
 release="$2"
 ln -sfn "releases/$release" "$here/current.tmp" && mv -Tf "$here/current.tmp" "$here/current"
 echo "switched to $release"
-exec "$IC_TEST_PYTHON" -m incident_commander.demo.service restart --workdir "$here" --port "$IC_TEST_PORT"
+exec "$IC_TEST_PYTHON" -m incident_commander.demo.service restart \
+  --workdir "$here" --port "$IC_TEST_PORT"
 """,
     "hang.sh": """#!/usr/bin/env bash
 here="$(cd "$(dirname "$0")/.." && pwd)"
@@ -104,8 +105,16 @@ class Workspace:
         window: float = 1.0,
         **top: Any,
     ) -> None:
-        restart = [sys.executable, "-m", "incident_commander.demo.service", "restart",
-                   "--workdir", str(self.root), "--port", str(self.port)]
+        restart = [
+            sys.executable,
+            "-m",
+            "incident_commander.demo.service",
+            "restart",
+            "--workdir",
+            str(self.root),
+            "--port",
+            str(self.port),
+        ]
         if options is None:
             options = [{"name": "switch-release", "kind": "release-symlink", "restart": restart}]
         config = {
@@ -113,14 +122,20 @@ class Workspace:
             "services": {
                 "web": {
                     "probe": {"interval_seconds": 0.2, "failure_threshold": 2},
-                    "health_checks": [{"name": "health", "kind": "http",
-                                       "url": f"http://127.0.0.1:{self.port}/health",
-                                       "timeout_seconds": 1}],
+                    "health_checks": [
+                        {
+                            "name": "health",
+                            "kind": "http",
+                            "url": f"http://127.0.0.1:{self.port}/health",
+                            "timeout_seconds": 1,
+                        }
+                    ],
                     "rollback_options": options,
                 }
             },
-            "notifications": [{"name": "inbox", "kind": "file", "path": "inbox.log",
-                               "audience": "on-call"}],
+            "notifications": [
+                {"name": "inbox", "kind": "file", "path": "inbox.log", "audience": "on-call"}
+            ],
             "policies": policies or [],
             **top,
         }
@@ -145,12 +160,33 @@ class Workspace:
         return result
 
     def declare(self, title: str = "checkout returns 500") -> str:
-        self.ok("deploy", "record", "--service", "web", "--version", "v1", "--commit", "aaa111",
-                "--at", "2026-01-01T00:00:00Z")
+        self.ok(
+            "deploy",
+            "record",
+            "--service",
+            "web",
+            "--version",
+            "v1",
+            "--commit",
+            "aaa111",
+            "--at",
+            "2026-01-01T00:00:00Z",
+        )
         self.ok("deploy", "record", "--service", "web", "--version", "v2", "--commit", "bbb222")
-        result = self.ok("declare", "--title", title, "--service", "web", "--source",
-                         "monitoring-alert", "--detected-by", "alertmanager",
-                         "--symptom", "HTTP 500 on /health", "--json")
+        result = self.ok(
+            "declare",
+            "--title",
+            title,
+            "--service",
+            "web",
+            "--source",
+            "monitoring-alert",
+            "--detected-by",
+            "alertmanager",
+            "--symptom",
+            "HTTP 500 on /health",
+            "--json",
+        )
         return str(json.loads(result.stdout)["incident_id"])
 
     def evidence(self, incident_id: str) -> Path:

@@ -32,7 +32,10 @@ def _write(tmp_path: Path, text: str) -> Path:
             "services:\n  web:\n    health_checks:\n      - name: h\n        kind: telepathy\n",
             "unknown check kind 'telepathy' (one of: command, http)",
         ),
-        ("validation:\n  threshold: 2\n", "validation.threshold: Input should be less than or equal to 1"),
+        (
+            "validation:\n  threshold: 2\n",
+            "validation.threshold: Input should be less than or equal to 1",
+        ),
         ("services:\n  'web; rm -rf /': {}\n", "must be letters, digits"),
     ],
 )
@@ -47,8 +50,7 @@ def test_bad_config_names_file_and_key(tmp_path: Path, text: str, expected: str)
 def test_cli_reports_a_malformed_config_without_traceback(tmp_path: Path) -> None:
     _write(tmp_path, "services:\n  web:\n    probe:\n      failure_threshold: zero\n")
     result = run_ic("list", cwd=tmp_path)
-    assert_clean_error(result, 2, "ic.yaml: services.web.probe.failure_threshold",
-                       "valid integer")
+    assert_clean_error(result, 2, "ic.yaml: services.web.probe.failure_threshold", "valid integer")
     assert not (tmp_path / "ic.db").exists()
 
 
@@ -71,13 +73,17 @@ def test_init_writes_a_starter_config_that_loads(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     settings = load_settings(tmp_path / "ic.yaml")
     assert settings.scheme.name == "SEV1-4"
-    assert [o.kind for o in settings.services["web"].rollback_options] == ["release-symlink", "script"]
+    assert [o.kind for o in settings.services["web"].rollback_options] == [
+        "release-symlink",
+        "script",
+    ]
     assert "# Incident Commander configuration" in (tmp_path / "ic.yaml").read_text()
     again = run_ic("init", cwd=tmp_path)
     assert_clean_error(again, 2, "already exists; use --force")
 
 
 def test_unreachable_database_is_a_clear_error(tmp_path: Path) -> None:
-    result = run_ic("list", cwd=tmp_path,
-                    env={"IC_DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none"})
+    result = run_ic(
+        "list", cwd=tmp_path, env={"IC_DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none"}
+    )
     assert_clean_error(result, 5, "cannot open the database")

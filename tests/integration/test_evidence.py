@@ -51,7 +51,8 @@ def test_verify_names_the_first_edited_timeline_line(workspace: Workspace) -> No
     problems = json.loads(broken.stdout)["problems"]
     seq = int(re.match(r"- (\d+) ", lines[index]).group(1))  # type: ignore[union-attr]
     assert problems[0] == (
-        f"incident-timeline.md line {index + 1} (event #{seq}): content does not match its chain hash"
+        f"incident-timeline.md line {index + 1} (event #{seq}): "
+        "content does not match its chain hash"
     )
 
 

@@ -24,7 +24,9 @@ def test_gates_fail_early_then_pass_and_name_what_is_missing(workspace: Workspac
     data = json.loads(prerequisites.stdout)
     assert data["passed"] is True
     assert [c["criterion"] for c in data["gates"][0]["criteria"]] == [
-        "alert source recorded", "deploy context recorded", "rollback mechanism configured",
+        "alert source recorded",
+        "deploy context recorded",
+        "rollback mechanism configured",
     ]
 
     ws.ok("assess", incident, "--production", "--outage", "--as", "dana", "--yes")
@@ -37,11 +39,17 @@ def test_gates_fail_early_then_pass_and_name_what_is_missing(workspace: Workspac
     gate2 = ws.ic("gate", "check", incident, "--gate", "2", "--json")
     assert gate2.returncode == 1
     assert json.loads(gate2.stdout)["gates"][0]["found"].startswith(
-        "mitigation plan written: mitigation-plan.md missing")
+        "mitigation plan written: mitigation-plan.md missing"
+    )
 
     all_gates = ws.ic("gate", "check", incident, "--json")
     assert [g["gate"] for g in json.loads(all_gates.stdout)["gates"]] == [
-        "prerequisites", "1", "2", "3", "4"]
+        "prerequisites",
+        "1",
+        "2",
+        "3",
+        "4",
+    ]
 
 
 def test_unknown_gate_is_a_clear_error(workspace: Workspace) -> None:
@@ -72,7 +80,14 @@ def test_close_refuses_while_documentation_is_missing(workspace: Workspace) -> N
 
     result = ws.ic("close", incident, "--as", "dana")
 
-    assert_clean_error(result, 4, "[ERROR] Required incident evidence missing.",
-                       "rca-manifest.json missing", "Hint: complete the missing documentation")
-    assert "[ERROR] Required incident evidence missing." in ws.read(incident, "incident-timeline.md")
+    assert_clean_error(
+        result,
+        4,
+        "[ERROR] Required incident evidence missing.",
+        "rca-manifest.json missing",
+        "Hint: complete the missing documentation",
+    )
+    assert "[ERROR] Required incident evidence missing." in ws.read(
+        incident, "incident-timeline.md"
+    )
     assert json.loads(ws.ok("show", incident, "--json").stdout)["status"] == "monitoring"

@@ -10,8 +10,18 @@ def test_manual_flow_restores_service_and_records_every_step(workspace: Workspac
     ws.configure()
     incident = ws.declare()
 
-    assessed = ws.ok("assess", incident, "--production", "--outage", "--component", "checkout",
-                     "--customer-impact", "no one can pay", "--as", "dana")
+    assessed = ws.ok(
+        "assess",
+        incident,
+        "--production",
+        "--outage",
+        "--component",
+        "checkout",
+        "--customer-impact",
+        "no one can pay",
+        "--as",
+        "dana",
+    )
     assert "classified SEV1" in assessed.stdout
     assert "[SEVERITY CONFIRMATION] Incident classified as SEV1." in assessed.stdout
     ws.ok("approve", incident, "--yes", "--as", "dana", "--reason", "checkout is down")
@@ -21,8 +31,17 @@ def test_manual_flow_restores_service_and_records_every_step(workspace: Workspac
     assert "[MITIGATION APPROVAL] Proposed action: roll back web to v1 via switch-release" in (
         planned.stdout
     )
-    ws.ok("approve", incident, "--kind", "mitigation", "--yes", "--as", "dana",
-          "--reason", "v2 is the suspect")
+    ws.ok(
+        "approve",
+        incident,
+        "--kind",
+        "mitigation",
+        "--yes",
+        "--as",
+        "dana",
+        "--reason",
+        "v2 is the suspect",
+    )
     executed = ws.ok("execute", incident)
     assert "switch-release: succeeded" in executed.stdout
     assert ws.live_release() == "v1"

@@ -13,7 +13,9 @@ def _counts(ws: Workspace, incident: str) -> tuple[int, str]:
     return len(shown["timeline"]), shown["status"]
 
 
-def test_execute_before_severity_confirmation_refuses_and_runs_nothing(workspace: Workspace) -> None:
+def test_execute_before_severity_confirmation_refuses_and_runs_nothing(
+    workspace: Workspace,
+) -> None:
     ws = workspace
     ws.configure([script_option("rollback", "rollback_ok.sh")])
     incident = ws.declare()
@@ -22,8 +24,9 @@ def test_execute_before_severity_confirmation_refuses_and_runs_nothing(workspace
 
     result = ws.ic("execute", incident)
 
-    assert_clean_error(result, 4, "refusing to execute", "severity has not been confirmed",
-                       "Nothing was run")
+    assert_clean_error(
+        result, 4, "refusing to execute", "severity has not been confirmed", "Nothing was run"
+    )
     assert not ws.ran("rollback_ok")
     assert ws.live_release() == "v2"
     assert _counts(ws, incident) == before
@@ -54,10 +57,20 @@ def test_execute_before_approval_refuses_and_runs_nothing(workspace: Workspace) 
 
 def test_unknown_incident_id_is_a_clear_error(workspace: Workspace) -> None:
     workspace.configure()
-    for command in (["show"], ["execute"], ["approve", "--yes", "--as", "x"], ["gate", "check"],
-                    ["evidence", "verify"], ["report"], ["run"]):
-        result = workspace.ic(*command, "INC-19990101-0042") if command[0] in (
-            "gate", "evidence") else workspace.ic(command[0], "INC-19990101-0042", *command[1:])
+    for command in (
+        ["show"],
+        ["execute"],
+        ["approve", "--yes", "--as", "x"],
+        ["gate", "check"],
+        ["evidence", "verify"],
+        ["report"],
+        ["run"],
+    ):
+        result = (
+            workspace.ic(*command, "INC-19990101-0042")
+            if command[0] in ("gate", "evidence")
+            else workspace.ic(command[0], "INC-19990101-0042", *command[1:])
+        )
         assert_clean_error(result, 3, "no incident with id 'INC-19990101-0042'")
 
 
@@ -71,8 +84,9 @@ def test_answer_to_an_approval_that_is_not_pending(workspace: Workspace) -> None
 
     ws.ok("assess", incident, "--production", "--outage", "--as", "dana")
     wrong = ws.ic("approve", incident, "--kind", "mitigation", "--yes", "--as", "dana")
-    assert_clean_error(wrong, 4, "no mitigation approval is pending",
-                       "pending: severity confirmation")
+    assert_clean_error(
+        wrong, 4, "no mitigation approval is pending", "pending: severity confirmation"
+    )
     resolve = ws.ic("resolve", incident, "--yes", "--as", "dana")
     assert_clean_error(resolve, 4, "no resolution confirmation is pending")
     decisions = ws.read_json(incident, "decision-log.json")["decisions"]
@@ -99,7 +113,9 @@ def test_missing_readiness_halts_with_the_reason(workspace: Workspace) -> None:
     checklist = ws.read_json(incident, "rollback-readiness-checklist.json")
     assert checklist["passed"] is False
     failed = [i for i in checklist["items"] if not i["passed"]]
-    assert failed[0]["item"] == "rollback: script scripts/does-not-exist.sh exists and is executable"
+    assert (
+        failed[0]["item"] == "rollback: script scripts/does-not-exist.sh exists and is executable"
+    )
     assert_clean_error(ws.ic("execute", incident), 4, "refusing to execute")
     needs = ws.ic("run", incident)
     assert needs.returncode == 8

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from tests.workspace import Workspace, script_option
 
+
 def _to_awaiting(ws: Workspace, env: dict[str, str] | None = None) -> str:
     incident = ws.declare()
     ws.ok("assess", incident, "--production", "--outage", "--as", "dana", "--yes")
@@ -23,7 +24,10 @@ def test_failing_script_tries_the_next_option(workspace: Workspace) -> None:
     assert ws.ran("fail") and ws.ran("rollback_ok")
     assert ws.live_release() == "v1"
     runs = ws.read_json(incident, "mitigation-execution-report.json")["executions"]
-    assert [(r["option"], r["status"]) for r in runs] == [("first", "failed"), ("second", "succeeded")]
+    assert [(r["option"], r["status"]) for r in runs] == [
+        ("first", "failed"),
+        ("second", "succeeded"),
+    ]
     assert "cannot reach the deploy API" in runs[0]["commands"][0]["stderr"]
     timeline = ws.read(incident, "incident-timeline.md")
     assert "[ERROR] Rollback script failed: exit code 3." in timeline
@@ -34,10 +38,12 @@ def test_failing_script_tries_the_next_option(workspace: Workspace) -> None:
 
 def test_hanging_script_times_out_and_the_next_option_runs(workspace: Workspace) -> None:
     ws = workspace
-    ws.configure([
-        script_option("slow", "hang.sh", timeout_seconds=1),
-        script_option("second", "rollback_ok.sh"),
-    ])
+    ws.configure(
+        [
+            script_option("slow", "hang.sh", timeout_seconds=1),
+            script_option("second", "rollback_ok.sh"),
+        ]
+    )
     incident = _to_awaiting(ws)
 
     result = ws.ok("execute", incident, timeout=60)
@@ -66,10 +72,12 @@ def test_every_option_failing_returns_to_planning(workspace: Workspace) -> None:
 def test_secret_printed_by_a_script_is_redacted_everywhere(workspace: Workspace) -> None:
     ws = workspace
     secret = "s3cr3t-deploy-token-9431"
-    ws.configure([
-        script_option("leaky", "leak.sh", secret_env={"DEPLOY_TOKEN": "${DEPLOY_TOKEN}"}),
-        script_option("second", "rollback_ok.sh"),
-    ])
+    ws.configure(
+        [
+            script_option("leaky", "leak.sh", secret_env={"DEPLOY_TOKEN": "${DEPLOY_TOKEN}"}),
+            script_option("second", "rollback_ok.sh"),
+        ]
+    )
     incident = _to_awaiting(ws, env={"DEPLOY_TOKEN": secret})
 
     ws.ok("execute", incident, env={"DEPLOY_TOKEN": secret})
@@ -121,13 +129,17 @@ def test_service_that_never_recovers_goes_back_to_planning_with_severity_raised(
 
 def test_missing_credentials_drop_an_option_at_readiness(workspace: Workspace) -> None:
     ws = workspace
-    ws.configure([
-        script_option("leaky", "leak.sh", secret_env={"DEPLOY_TOKEN": "${DEPLOY_TOKEN}"}),
-        script_option("second", "rollback_ok.sh"),
-    ])
+    ws.configure(
+        [
+            script_option("leaky", "leak.sh", secret_env={"DEPLOY_TOKEN": "${DEPLOY_TOKEN}"}),
+            script_option("second", "rollback_ok.sh"),
+        ]
+    )
     incident = _to_awaiting(ws, env={"DEPLOY_TOKEN": ""})
     checklist = ws.read_json(incident, "rollback-readiness-checklist.json")
-    creds = [i for i in checklist["items"] if i["item"] == "leaky: credentials and environment available"]
+    creds = [
+        i for i in checklist["items"] if i["item"] == "leaky: credentials and environment available"
+    ]
     assert creds[0]["passed"] is False
     assert creds[0]["detail"] == "unset: DEPLOY_TOKEN"
     assert checklist["ready_options"] == ["second"]

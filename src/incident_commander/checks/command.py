@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 from pydantic import Field
 
 from incident_commander.checks.base import Check, CheckConfig, CheckResult

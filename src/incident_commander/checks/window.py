@@ -60,7 +60,5 @@ def validate_window(
         "critical_pass_rate": round(rate, 4),
         "verdict": "passed" if critical and rate >= threshold else "failed",
         "checks": per_check,
-        "samples": [
-            {**s.model_dump(mode="json"), "at": isoformat(s.at)} for s in samples
-        ],
+        "samples": [{**s.model_dump(mode="json"), "at": isoformat(s.at)} for s in samples],
     }

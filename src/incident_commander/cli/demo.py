@@ -20,11 +20,17 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def demo(
         workdir: Annotated[
-            Path, typer.Option(help="Folder for the demo's service, ic.yaml, database and evidence.")
+            Path,
+            typer.Option(help="Folder for the demo's service, ic.yaml, database and evidence."),
         ] = Path("ic-demo"),
-        json_out: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+        json_out: Annotated[
+            bool, typer.Option("--json", help="Print the summary as JSON.")
+        ] = False,
     ) -> None:
-        """Run the demo incident on a real local service; exit 0 if it recovered and every gate passed."""
+        """Run the demo incident on a real local service.
+
+        Exit 0 only if the service recovered and every gate passed.
+        """
         from incident_commander.demo.scenario import run_demo
 
         def say(kind: str, text: str) -> None:
@@ -41,15 +47,24 @@ def register(app: typer.Typer) -> None:
                 ("Status", summary["status"]),
                 ("Severity", summary["severity"]),
                 ("Suspect deploy", summary["suspect_deploy"]),
-                ("Action", f"{summary['action']}: {summary['release_before']} → "
-                           f"{summary['release_after']}"),
+                (
+                    "Action",
+                    f"{summary['action']}: {summary['release_before']} → "
+                    f"{summary['release_after']}",
+                ),
                 ("First failing probe → detected", f"{summary['time_to_detect_s']} s"),
                 ("First failing probe → rollback done", f"{summary['time_to_mitigate_s']} s"),
                 ("First failing probe → recovery verified", f"{summary['time_to_recover_s']} s"),
-                ("Engine overhead (threshold → rollback start)",
-                 f"{summary['engine_overhead_ms']} ms"),
-                ("Gates", ", ".join(f"{g}: {'pass' if p else 'FAIL'}"
-                                    for g, p in summary["gates"].items())),
+                (
+                    "Engine overhead (threshold → rollback start)",
+                    f"{summary['engine_overhead_ms']} ms",
+                ),
+                (
+                    "Gates",
+                    ", ".join(
+                        f"{g}: {'pass' if p else 'FAIL'}" for g, p in summary["gates"].items()
+                    ),
+                ),
                 ("Evidence", summary["evidence_dir"]),
             ]
             for name, value in rows:
@@ -57,7 +72,8 @@ def register(app: typer.Typer) -> None:
             console.print(table)
             if summary["needs"]:
                 console.print(f"Stopped: {escape(summary['needs'])}")
-            console.print(f"Explore it: cd {escape(summary['workdir'])} && ic show "
-                          f"{summary['incident_id']}")
+            console.print(
+                f"Explore it: cd {escape(summary['workdir'])} && ic show {summary['incident_id']}"
+            )
         if not ok:
             raise typer.Exit(1)

@@ -25,16 +25,16 @@ def register(app: typer.Typer) -> None:
     def check(
         ctx: typer.Context,
         incident_id: Annotated[str, typer.Argument(help="The incident id.")],
-        gate: Annotated[
-            str, typer.Option(help="prerequisites, 1, 2, 3, 4 or all.")
-        ] = "all",
+        gate: Annotated[str, typer.Option(help="prerequisites, 1, 2, 3, 4 or all.")] = "all",
         json_out: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
         sla: Annotated[
             float | None, typer.Option(help="Severity confirmation SLA in minutes (gate 1).")
         ] = None,
         threshold: Annotated[
             float | None,
-            typer.Option(help="Pass threshold 0-1 for critical checks (gate 3) and completeness (gate 4)."),
+            typer.Option(
+                help="Pass threshold 0-1 for critical checks (gate 3) and completeness (gate 4)."
+            ),
         ] = None,
     ) -> None:
         """Run one gate or all; exit 0 when every one passes, 1 otherwise."""
@@ -42,8 +42,13 @@ def register(app: typer.Typer) -> None:
         record = engine.record(incident_id)
         results = run_gates(gate, record, engine, sla_minutes=sla, threshold=threshold)
         if json_out:
-            print_json({"incident_id": incident_id, "passed": all(r.passed for r in results),
-                        "gates": [r.model_dump() for r in results]})
+            print_json(
+                {
+                    "incident_id": incident_id,
+                    "passed": all(r.passed for r in results),
+                    "gates": [r.model_dump() for r in results],
+                }
+            )
         else:
             print_gates(results)
         if not all(r.passed for r in results):
@@ -63,11 +68,20 @@ def register(app: typer.Typer) -> None:
             record = load_record(session, engine.load(session, incident_id, lock=False))
             result = verify(session, engine.evidence, record)
         if json_out:
-            print_json({"incident_id": incident_id, "ok": result.ok, "events": result.events,
-                        "files": result.files, "problems": result.problems})
+            print_json(
+                {
+                    "incident_id": incident_id,
+                    "ok": result.ok,
+                    "events": result.events,
+                    "files": result.files,
+                    "problems": result.problems,
+                }
+            )
         elif result.ok:
-            console.print(f"[green]OK[/] {incident_id}: {result.events} timeline events chain "
-                          f"correctly; {result.files} files match their recorded hashes.")
+            console.print(
+                f"[green]OK[/] {incident_id}: {result.events} timeline events chain "
+                f"correctly; {result.files} files match their recorded hashes."
+            )
         else:
             console.print(f"[red]BROKEN[/] {incident_id}: {escape(result.problems[0])}")
             for problem in result.problems[1:]:

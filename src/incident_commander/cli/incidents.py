@@ -56,8 +56,9 @@ def answer_pending(
     pending = record.incident.pending_approval
     if pending is None or (kind is not None and pending != kind):
         if required or yes is not None:
-            engine.answer(incident_id, yes=bool(yes), approver=approver or _me(),
-                          rationale=reason, kind=kind)  # raises ApprovalNotPending
+            engine.answer(
+                incident_id, yes=bool(yes), approver=approver or _me(), rationale=reason, kind=kind
+            )  # raises ApprovalNotPending
         return
     prompt = engine.pending_prompt(incident_id) or ""
     if yes is None:
@@ -75,7 +76,7 @@ def answer_pending(
         reason = reason or typer.prompt("Reason", default="", show_default=False)
     if approver is None:
         raise InvalidInput("an answer needs the name of who gives it (--as NAME)")
-    engine.answer(incident_id, yes=yes, approver=approver, rationale=reason, kind=pending)  # type: ignore[arg-type]
+    engine.answer(incident_id, yes=yes, approver=approver, rationale=reason, kind=pending)
 
 
 def register(app: typer.Typer) -> None:
@@ -96,8 +97,11 @@ def register(app: typer.Typer) -> None:
         """Open an incident (phase 1)."""
         engine = ctx.obj.commander().engine
         incident_id = engine.declare(
-            title=title, service=service, source=source,
-            detected_by=detected_by or _me(), symptoms=symptom or [],
+            title=title,
+            service=service,
+            source=source,
+            detected_by=detected_by or _me(),
+            symptoms=symptom or [],
         )
         if json_out:
             print_json({"incident_id": incident_id})
@@ -127,7 +131,9 @@ def register(app: typer.Typer) -> None:
         """Answer the severity questions; the decision tree classifies (phase 1)."""
         if production is None:
             if not _interactive():
-                raise InvalidInput("say whether production is affected: --production or --not-production")
+                raise InvalidInput(
+                    "say whether production is affected: --production or --not-production"
+                )
             production = typer.confirm("Is production affected?")
             if production:
                 outage = outage or typer.confirm("Is the service down for its users?")
@@ -137,10 +143,15 @@ def register(app: typer.Typer) -> None:
                 users_blocked = users_blocked or typer.confirm("Are users blocked?")
                 correctness = correctness or typer.confirm("Is correctness affected?")
         answers = Answers(
-            production_affected=production, outage=outage, data_loss=data_loss,
-            security_compromised=security, users_blocked=users_blocked,
-            correctness_affected=correctness, slo_burn_rate=slo_burn_rate,
-            blast_radius=blast_radius, customer_impact=customer_impact,
+            production_affected=production,
+            outage=outage,
+            data_loss=data_loss,
+            security_compromised=security,
+            users_blocked=users_blocked,
+            correctness_affected=correctness,
+            slo_burn_rate=slo_burn_rate,
+            blast_radius=blast_radius,
+            customer_impact=customer_impact,
             impacted_components=component or [],
         )
         engine = ctx.obj.commander().engine
@@ -154,7 +165,7 @@ def register(app: typer.Typer) -> None:
         incident_id: IncidentId,
         kind: Annotated[
             str | None,
-            typer.Option(help="Which approval: severity, mitigation or resolution (default: the pending one)."),
+            typer.Option(help="severity, mitigation or resolution (default: the pending one)."),
         ] = None,
         yes: Yes = None,
         approver: As = None,
@@ -171,8 +182,12 @@ def register(app: typer.Typer) -> None:
         ctx: typer.Context,
         incident_id: IncidentId,
         root_cause_known: Annotated[bool, typer.Option(help="The root cause is known.")] = False,
-        fix_minutes: Annotated[float | None, typer.Option(help="Estimated minutes to a fix.")] = None,
-        option: Annotated[str | None, typer.Option(help="Choose this rollback option first.")] = None,
+        fix_minutes: Annotated[
+            float | None, typer.Option(help="Estimated minutes to a fix.")
+        ] = None,
+        option: Annotated[
+            str | None, typer.Option(help="Choose this rollback option first.")
+        ] = None,
         yes: Yes = None,
         approver: As = None,
         reason: Reason = "",
@@ -180,12 +195,17 @@ def register(app: typer.Typer) -> None:
         """Write the mitigation plan and check rollback readiness (phase 2)."""
         engine = ctx.obj.commander().engine
         written = engine.plan(
-            incident_id, root_cause_known=root_cause_known, fix_minutes=fix_minutes,
-            option=option, chosen_by=approver or _me(),
+            incident_id,
+            root_cause_known=root_cause_known,
+            fix_minutes=fix_minutes,
+            option=option,
+            chosen_by=approver or _me(),
         )
         rec = written.get("recommendation", {})
-        console.print(f"Recommendation: [bold]{rec.get('decision')}[/]; order: "
-                      f"{', '.join(written.get('chosen', [])) or 'none'}")
+        console.print(
+            f"Recommendation: [bold]{rec.get('decision')}[/]; order: "
+            f"{', '.join(written.get('chosen', [])) or 'none'}"
+        )
         _status_line(ctx, incident_id)
         answer_pending(ctx, incident_id, "mitigation", yes, approver, reason, required=False)
 
@@ -194,22 +214,29 @@ def register(app: typer.Typer) -> None:
         """Run the approved mitigation; each next option is tried if one fails (phase 3)."""
         runs = ctx.obj.commander().engine.execute(incident_id)
         for run in runs:
-            console.print(f"{escape(run.option_name)}: [bold]{run.status}[/]"
-                          + (f" — {escape(run.error)}" if run.error else ""))
+            console.print(
+                f"{escape(run.option_name)}: [bold]{run.status}[/]"
+                + (f" — {escape(run.error)}" if run.error else "")
+            )
         _status_line(ctx, incident_id)
         if not any(r.status == "succeeded" for r in runs):
             raise typer.Exit(1)
 
     @app.command()
     def validate(
-        ctx: typer.Context, incident_id: IncidentId, yes: Yes = None, approver: As = None,
+        ctx: typer.Context,
+        incident_id: IncidentId,
+        yes: Yes = None,
+        approver: As = None,
         reason: Reason = "",
     ) -> None:
         """Validate recovery over the configured window (phase 3)."""
         attempt = ctx.obj.commander().engine.validate(incident_id)
         if attempt:
-            console.print(f"Recovery validation [bold]{attempt['verdict']}[/]: "
-                          f"{attempt['critical_pass_rate'] * 100:.1f}% of critical samples passed")
+            console.print(
+                f"Recovery validation [bold]{attempt['verdict']}[/]: "
+                f"{attempt['critical_pass_rate'] * 100:.1f}% of critical samples passed"
+            )
         _status_line(ctx, incident_id)
         if not attempt or attempt["verdict"] != "passed":
             raise typer.Exit(1)
@@ -217,7 +244,10 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def resolve(
-        ctx: typer.Context, incident_id: IncidentId, yes: Yes = None, approver: As = None,
+        ctx: typer.Context,
+        incident_id: IncidentId,
+        yes: Yes = None,
+        approver: As = None,
         reason: Reason = "",
     ) -> None:
         """Answer [RESOLUTION CONFIRMATION]; on yes, write the post-mortem package (phase 4)."""
@@ -232,12 +262,15 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def dismiss(
-        ctx: typer.Context, incident_id: IncidentId,
+        ctx: typer.Context,
+        incident_id: IncidentId,
         reason: Annotated[str, typer.Option(help="Why this is a false positive.")],
         approver: As = None,
     ) -> None:
         """Record the incident as a false positive (feeds alert-tuning-feedback.json)."""
-        ctx.obj.commander().engine.dismiss(incident_id, reason=reason, dismissed_by=approver or _me())
+        ctx.obj.commander().engine.dismiss(
+            incident_id, reason=reason, dismissed_by=approver or _me()
+        )
         _status_line(ctx, incident_id)
 
     @app.command("run")
@@ -245,8 +278,14 @@ def register(app: typer.Typer) -> None:
         """Drive the incident as far as approvals and policies allow; say what it needs."""
         outcome = ctx.obj.commander().engine.run(incident_id)
         if json_out:
-            print_json({"incident_id": outcome.incident_id, "status": outcome.status,
-                        "needs": outcome.needs, "ok": outcome.ok})
+            print_json(
+                {
+                    "incident_id": outcome.incident_id,
+                    "status": outcome.status,
+                    "needs": outcome.needs,
+                    "ok": outcome.ok,
+                }
+            )
         else:
             _status_line(ctx, incident_id)
             if outcome.needs:
@@ -267,10 +306,18 @@ def register(app: typer.Typer) -> None:
 
         from incident_commander.clock import isoformat
 
-        rows = ctx.obj.commander().engine.list(status=status, service=service, severity=severity)
+        rows = ctx.obj.commander().engine.list_incidents(
+            status=status, service=service, severity=severity
+        )
         data: list[dict[str, Any]] = [
-            {"id": r.id, "status": r.status, "severity": r.severity, "service": r.service,
-             "title": r.title, "detected_at": isoformat(r.detected_at)}
+            {
+                "id": r.id,
+                "status": r.status,
+                "severity": r.severity,
+                "service": r.service,
+                "title": r.title,
+                "detected_at": isoformat(r.detected_at),
+            }
             for r in rows
         ]
         if json_out:
@@ -278,8 +325,12 @@ def register(app: typer.Typer) -> None:
             return
         table = Table("id", "status", "severity", "service", "title", "detected (UTC)")
         for row in data:
-            table.add_row(*(escape(str(row[k] or "—")) for k in
-                            ("id", "status", "severity", "service", "title", "detected_at")))
+            table.add_row(
+                *(
+                    escape(str(row[k] or "—"))
+                    for k in ("id", "status", "severity", "service", "title", "detected_at")
+                )
+            )
         console.print(table if data else "No incidents.")
 
     @app.command()

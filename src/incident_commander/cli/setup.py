@@ -18,7 +18,9 @@ __all__ = ["register"]
 
 def register(app: typer.Typer) -> None:
     """Add ``init`` and the ``deploy`` group to ``app``."""
-    deploy_app = typer.Typer(help="Deployments (they name the suspect deploy).", no_args_is_help=True)
+    deploy_app = typer.Typer(
+        help="Deployments (they name the suspect deploy).", no_args_is_help=True
+    )
     app.add_typer(deploy_app, name="deploy")
 
     @app.command()
@@ -31,8 +33,10 @@ def register(app: typer.Typer) -> None:
             raise InvalidInput(f"{path} already exists; use --force to overwrite it")
         text = files("incident_commander").joinpath("starter.yaml").read_text(encoding="utf-8")
         path.write_text(text, encoding="utf-8")
-        console.print(f"Wrote {path}. Edit the services, notifications and policies, then "
-                      "run `ic declare` or point your probes at it.")
+        console.print(
+            f"Wrote {path}. Edit the services, notifications and policies, then "
+            "run `ic declare` or point your probes at it."
+        )
 
     @deploy_app.command("record")
     def record(
@@ -41,9 +45,7 @@ def register(app: typer.Typer) -> None:
         version: Annotated[str, typer.Option(help="The version deployed.")],
         commit: Annotated[str | None, typer.Option(help="The commit SHA.")] = None,
         by: Annotated[str | None, typer.Option(help="Who deployed.")] = None,
-        at: Annotated[
-            str | None, typer.Option(help="When (ISO 8601, default now).")
-        ] = None,
+        at: Annotated[str | None, typer.Option(help="When (ISO 8601, default now).")] = None,
     ) -> None:
         """Record a deploy; one shortly before an incident's first signal is the suspect."""
         when = None

@@ -42,7 +42,8 @@ done
 [ -d "$here/releases/$release" ] || { echo "no release $release" >&2; exit 1; }
 ln -sfn "releases/$release" "$here/current.tmp" && mv -Tf "$here/current.tmp" "$here/current"
 echo "rolled back $env_name to $release"
-exec "$IC_DEMO_PYTHON" -m incident_commander.demo.service restart --workdir "$here" --port "$IC_DEMO_PORT"
+exec "$IC_DEMO_PYTHON" -m incident_commander.demo.service restart \
+  --workdir "$here" --port "$IC_DEMO_PORT"
 """
 
 
@@ -81,13 +82,23 @@ def write_demo_setup(workdir: Path, port: int, timings: DemoSettings) -> None:
     for version, healthy in (("v1", True), ("v2", False)):
         folder = workdir / "releases" / version
         folder.mkdir(parents=True, exist_ok=True)
-        (folder / "release.json").write_text(f'{{"version": "{version}", "healthy": {str(healthy).lower()}}}\n')
+        (folder / "release.json").write_text(
+            f'{{"version": "{version}", "healthy": {str(healthy).lower()}}}\n'
+        )
     script = workdir / "scripts" / "rollback_backend.sh"
     script.parent.mkdir(parents=True, exist_ok=True)
     script.write_text(ROLLBACK_SCRIPT)
     script.chmod(0o755)
-    restart = [sys.executable, "-m", "incident_commander.demo.service", "restart",
-               "--workdir", str(workdir), "--port", str(port)]
+    restart = [
+        sys.executable,
+        "-m",
+        "incident_commander.demo.service",
+        "restart",
+        "--workdir",
+        str(workdir),
+        "--port",
+        str(port),
+    ]
     config: dict[str, Any] = {
         "evidence_root": ".artifacts/incidents",
         "suspect_deploy_window_minutes": 60,
@@ -106,29 +117,57 @@ def write_demo_setup(workdir: Path, port: int, timings: DemoSettings) -> None:
                     "failure_threshold": timings.failure_threshold,
                 },
                 "health_checks": [
-                    {"name": "health", "kind": "http", "url": f"http://127.0.0.1:{port}/health",
-                     "expect_status": 200, "timeout_seconds": 1, "critical": True},
+                    {
+                        "name": "health",
+                        "kind": "http",
+                        "url": f"http://127.0.0.1:{port}/health",
+                        "expect_status": 200,
+                        "timeout_seconds": 1,
+                        "critical": True,
+                    },
                 ],
                 "rollback_options": [
-                    {"name": "switch-release", "kind": "release-symlink",
-                     "releases_dir": "releases", "current_link": "current",
-                     "restart": restart, "restart_timeout_seconds": 20},
-                    {"name": "rollback-backend-script", "kind": "script",
-                     "argv": ["scripts/rollback_backend.sh", "--env", "production",
-                              "--release", "{release}"],
-                     "timeout_seconds": 30,
-                     "env": {"IC_DEMO_PYTHON": sys.executable, "IC_DEMO_PORT": str(port)}},
+                    {
+                        "name": "switch-release",
+                        "kind": "release-symlink",
+                        "releases_dir": "releases",
+                        "current_link": "current",
+                        "restart": restart,
+                        "restart_timeout_seconds": 20,
+                    },
+                    {
+                        "name": "rollback-backend-script",
+                        "kind": "script",
+                        "argv": [
+                            "scripts/rollback_backend.sh",
+                            "--env",
+                            "production",
+                            "--release",
+                            "{release}",
+                        ],
+                        "timeout_seconds": 30,
+                        "env": {"IC_DEMO_PYTHON": sys.executable, "IC_DEMO_PORT": str(port)},
+                    },
                 ],
             }
         },
         "notifications": [
-            {"name": "on-call-inbox", "kind": "file", "audience": "SRE on-call",
-             "path": "notifications.log"},
+            {
+                "name": "on-call-inbox",
+                "kind": "file",
+                "audience": "SRE on-call",
+                "path": "notifications.log",
+            },
         ],
         "policies": [
-            {"name": "demo-auto-rollback", "approves": ["severity", "mitigation"],
-             "severities": ["SEV1"], "services": [SERVICE], "suspect_deploy_within_minutes": 30,
-             "actions": ["release-symlink", "script"]},
+            {
+                "name": "demo-auto-rollback",
+                "approves": ["severity", "mitigation"],
+                "severities": ["SEV1"],
+                "services": [SERVICE],
+                "suspect_deploy_within_minutes": 30,
+                "actions": ["release-symlink", "script"],
+            },
             {"name": "demo-auto-resolve", "approves": ["resolution"], "services": [SERVICE]},
         ],
     }
@@ -145,10 +184,12 @@ def _deploy(commander: Commander, workdir: Path, version: str, port: int) -> Non
     os.replace(temp, link)
     service.stop(workdir)
     service.start(workdir, port)
-    commit = hashlib.sha1((workdir / "releases" / version / "release.json").read_bytes(),
-                          usedforsecurity=False).hexdigest()[:12]
-    commander.engine.record_deploy(service=SERVICE, version=version, commit=commit,
-                                   deployed_by="ic demo")
+    commit = hashlib.sha1(
+        (workdir / "releases" / version / "release.json").read_bytes(), usedforsecurity=False
+    ).hexdigest()[:12]
+    commander.engine.record_deploy(
+        service=SERVICE, version=version, commit=commit, deployed_by="ic demo"
+    )
 
 
 def run_demo(
@@ -171,8 +212,11 @@ def run_demo(
         _deploy(commander, workdir, "v1", port)
         tell("demo", "deploying v2 (bad: /health answers 500)")
         _deploy(commander, workdir, "v2", port)
-        tell("demo", f"probing every {timings.probe_interval_s:g} s; "
-             f"{timings.failure_threshold} failures in a row open an incident")
+        tell(
+            "demo",
+            f"probing every {timings.probe_interval_s:g} s; "
+            f"{timings.failure_threshold} failures in a row open an incident",
+        )
         stop = threading.Event()
         timer = threading.Timer(timings.detect_timeout_s, stop.set)
         timer.start()
@@ -191,7 +235,8 @@ def run_demo(
         started = record.executions[0].started_at if record.executions else None
         overhead = (
             round((started - signal.threshold_reached_at).total_seconds() * 1000, 2)
-            if started else None
+            if started
+            else None
         )
         done = next((e for e in record.executions if e.status == "succeeded"), None)
         live = os.readlink(workdir / "current")

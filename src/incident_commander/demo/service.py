@@ -2,7 +2,8 @@
 
 ``current/release.json`` decides its behaviour: a healthy release answers ``/health`` with
 200, a bad one with 500. ``start``, ``stop`` and ``restart`` manage it as a background process.
-Usage: ``python -m incident_commander.demo.service {serve,start,stop,restart} --workdir DIR --port N``
+Usage: ``python -m incident_commander.demo.service ACTION --workdir DIR --port N`` where
+ACTION is serve, start, stop or restart.
 """
 
 from __future__ import annotations
@@ -115,8 +116,16 @@ def start(workdir: Path, port: int) -> int:
     """Start the service in the background and wait until it listens; return its pid."""
     (workdir / "run").mkdir(parents=True, exist_ok=True)
     log = workdir / "run" / "service.log"
-    argv = [sys.executable, "-m", "incident_commander.demo.service", "serve",
-            "--workdir", str(workdir), "--port", str(port)]
+    argv = [
+        sys.executable,
+        "-m",
+        "incident_commander.demo.service",
+        "serve",
+        "--workdir",
+        str(workdir),
+        "--port",
+        str(port),
+    ]
     pid = os.posix_spawn(
         sys.executable,
         argv,

@@ -11,7 +11,9 @@ from incident_commander.clock import isoformat
 __all__ = ["GENESIS", "LINE_PATTERN", "chain_hash", "event_line", "timeline_entry"]
 
 GENESIS = "0" * 64
-LINE_PATTERN = re.compile(r"^- (?P<line>(?P<seq>\d{4,}) \S+ \S+ .*) · chain:(?P<hash>[0-9a-f]{64})$")
+LINE_PATTERN = re.compile(
+    r"^- (?P<line>(?P<seq>\d{4,}) \S+ \S+ .*) · chain:(?P<hash>[0-9a-f]{64})$"
+)
 
 
 def event_line(seq: int, at: datetime, kind: str, message: str) -> str:

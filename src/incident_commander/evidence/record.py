@@ -40,18 +40,34 @@ class IncidentRecord:
 
 def load_record(session: Session, incident: Incident) -> IncidentRecord:
     """Load every row that belongs to ``incident``, in recorded order."""
-
-    def rows(model: type, order: object) -> list:  # type: ignore[type-arg]
-        statement = select(model).where(model.incident_id == incident.id).order_by(order)  # type: ignore[attr-defined]
-        return list(session.scalars(statement))
-
-    suspect = session.get(Deploy, incident.suspect_deploy_id) if incident.suspect_deploy_id else None
+    iid = incident.id
+    suspect = (
+        session.get(Deploy, incident.suspect_deploy_id) if incident.suspect_deploy_id else None
+    )
     return IncidentRecord(
         incident=incident,
-        signals=rows(Signal, Signal.id),
-        events=rows(Event, Event.seq),
-        decisions=rows(Decision, Decision.id),
-        executions=rows(Execution, Execution.id),
-        notifications=rows(Notification, Notification.id),
+        signals=list(
+            session.scalars(select(Signal).where(Signal.incident_id == iid).order_by(Signal.id))
+        ),
+        events=list(
+            session.scalars(select(Event).where(Event.incident_id == iid).order_by(Event.seq))
+        ),
+        decisions=list(
+            session.scalars(
+                select(Decision).where(Decision.incident_id == iid).order_by(Decision.id)
+            )
+        ),
+        executions=list(
+            session.scalars(
+                select(Execution).where(Execution.incident_id == iid).order_by(Execution.id)
+            )
+        ),
+        notifications=list(
+            session.scalars(
+                select(Notification)
+                .where(Notification.incident_id == iid)
+                .order_by(Notification.id)
+            )
+        ),
         suspect_deploy=suspect,
     )

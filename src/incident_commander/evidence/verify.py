@@ -33,9 +33,7 @@ def _store_chain(record: IncidentRecord, result: Verification) -> None:
     for ev in record.events:
         line = event_line(ev.seq, ev.at, ev.kind, ev.message)
         if ev.prev_hash != prev or ev.hash != chain_hash(prev, line):
-            result.problems.append(
-                f"store: timeline event #{ev.seq} does not match its chain hash"
-            )
+            result.problems.append(f"store: timeline event #{ev.seq} does not match its chain hash")
             return
         prev = ev.hash
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from pydantic import Field, SecretStr
 
@@ -136,6 +136,7 @@ class ScriptExecutor(Executor):
             env=env,
             secrets=secrets,
         )
+        status: Literal["succeeded", "failed", "timed_out"]
         if record.timed_out:
             status = "timed_out"
         elif record.ok:
@@ -146,7 +147,7 @@ class ScriptExecutor(Executor):
         if status != "succeeded":
             error = record.error or f"exit code {record.exit_code}"
         return ExecutionResult(
-            status=status,  # type: ignore[arg-type]
+            status=status,
             commands=[record],
             release_after=ctx.target_release if status == "succeeded" else None,
             error=error,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import ClassVar
 
 from incident_commander.clock import isoformat, utcnow
 from incident_commander.notify.base import Delivery, Message, Notifier, NotifierConfig

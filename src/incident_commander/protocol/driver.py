@@ -49,7 +49,9 @@ def run(engine: Engine, incident_id: str) -> RunOutcome:
         inc = record.incident
         status = Status(inc.status)
 
-        def stop(needs: str | None, *, ok: bool = False, inc_status: str = inc.status) -> RunOutcome:
+        def stop(
+            needs: str | None, *, ok: bool = False, inc_status: str = inc.status
+        ) -> RunOutcome:
             return RunOutcome(incident_id, inc_status, needs, ok)
 
         if status in TERMINAL:
@@ -83,4 +85,6 @@ def run(engine: Engine, incident_id: str) -> RunOutcome:
             engine.validate(incident_id)
         elif status in (Status.RESOLVED, Status.MONITORING):
             return stop(None, ok=True)
-    return RunOutcome(incident_id, engine.record(incident_id).incident.status, "too many steps", False)
+    return RunOutcome(
+        incident_id, engine.record(incident_id).incident.status, "too many steps", False
+    )

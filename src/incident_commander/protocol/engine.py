@@ -82,7 +82,7 @@ class Engine:
         with self.store.session() as session:
             return load_record(session, self.load(session, incident_id, lock=False))
 
-    def list(
+    def list_incidents(
         self, *, status: str | None = None, service: str | None = None, severity: str | None = None
     ) -> list[Incident]:
         """Incidents, newest first, optionally filtered."""
@@ -162,7 +162,9 @@ class Engine:
             return
         self.move(journal, inc, Status.HALTED, reason)
 
-    def suspect_deploy(self, session: Session, service: str, first_signal: datetime) -> Deploy | None:
+    def suspect_deploy(
+        self, session: Session, service: str, first_signal: datetime
+    ) -> Deploy | None:
         """The latest deploy of ``service`` within the suspect window before the first signal."""
         window = timedelta(minutes=self.settings.suspect_deploy_window_minutes)
         return session.scalars(
@@ -298,8 +300,12 @@ class Engine:
             history = list((inc.assessment or {}).get("history", []))
             if inc.severity and inc.severity != result.severity:
                 history.append(
-                    {"from": inc.severity, "to": result.severity, "at": isoformat(utcnow()),
-                     "reason": f"reassessed by {assessed_by}"}
+                    {
+                        "from": inc.severity,
+                        "to": result.severity,
+                        "at": isoformat(utcnow()),
+                        "reason": f"reassessed by {assessed_by}",
+                    }
                 )
             inc.assessment = {
                 "answers": answers.model_dump(mode="json"),
@@ -337,8 +343,15 @@ class Engine:
             inc, "severity", inc.severity, suspect=self._suspect(journal.session, inc)
         )
         if policy:
-            self._apply_answer(journal, inc, decision, True, f"policy:{policy}", "policy",
-                               f"policy {policy} approves {inc.severity} for {inc.service}")
+            self._apply_answer(
+                journal,
+                inc,
+                decision,
+                True,
+                f"policy:{policy}",
+                "policy",
+                f"policy {policy} approves {inc.severity} for {inc.service}",
+            )
 
     # -- approvals -----------------------------------------------------------------------------
 

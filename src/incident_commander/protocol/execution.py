@@ -65,8 +65,9 @@ def _start(engine: Engine, incident_id: str, option: str, attempt: int) -> int:
             engine.move(journal, inc, Status.EXECUTING, f"approved by {decision.approver}")
             journal.event(inc, "phase", phase_start(3))
         plan = inc.plan or {}
-        config = next(c for c in engine.settings.services[inc.service].rollback_options
-                      if c.name == option)
+        config = next(
+            c for c in engine.settings.services[inc.service].rollback_options if c.name == option
+        )
         executor = plugins.load("executor", config.kind)()
         ctx = context_for(engine, inc)
         row = Execution(
@@ -83,8 +84,11 @@ def _start(engine: Engine, incident_id: str, option: str, attempt: int) -> int:
         )
         journal.session.add(row)
         journal.session.flush()
-        journal.event(inc, "execution.started", f"running {option} ({config.kind}) → "
-                      f"{row.target_release}; key {row.idempotency_key}")
+        journal.event(
+            inc,
+            "execution.started",
+            f"running {option} ({config.kind}) → {row.target_release}; key {row.idempotency_key}",
+        )
         return row.id
 
 
@@ -100,8 +104,11 @@ def execute(engine: Engine, incident_id: str) -> list[Execution]:
         with engine.store.session() as session:
             fresh = session.get(Incident, incident_id)
             assert fresh is not None
-            config = next(c for c in engine.settings.services[fresh.service].rollback_options
-                          if c.name == option)
+            config = next(
+                c
+                for c in engine.settings.services[fresh.service].rollback_options
+                if c.name == option
+            )
             ctx = context_for(engine, fresh)
         executor = plugins.load("executor", config.kind)()
         try:

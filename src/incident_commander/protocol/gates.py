@@ -96,13 +96,21 @@ def _prerequisites(ctx: _Context) -> list[Criterion]:
     service = ctx.engine.settings.services.get(ctx.inc.service)
     options = [o.name for o in service.rollback_options] if service else []
     return [
-        Criterion(criterion="alert source recorded", passed=bool(ctx.record.signals)
-                  and (ctx.folder / INTAKE).is_file(),
-                  found=f"{len(ctx.record.signals)} signal(s) in {INTAKE}"),
-        Criterion(criterion="deploy context recorded", passed=bool(deploys),
-                  found=f"{deploys} deploy(s) of {ctx.inc.service} on record"),
-        Criterion(criterion="rollback mechanism configured", passed=bool(options),
-                  found=", ".join(options) or f"no rollback_options for {ctx.inc.service}"),
+        Criterion(
+            criterion="alert source recorded",
+            passed=bool(ctx.record.signals) and (ctx.folder / INTAKE).is_file(),
+            found=f"{len(ctx.record.signals)} signal(s) in {INTAKE}",
+        ),
+        Criterion(
+            criterion="deploy context recorded",
+            passed=bool(deploys),
+            found=f"{deploys} deploy(s) of {ctx.inc.service} on record",
+        ),
+        Criterion(
+            criterion="rollback mechanism configured",
+            passed=bool(options),
+            found=", ".join(options) or f"no rollback_options for {ctx.inc.service}",
+        ),
     ]
 
 
@@ -112,21 +120,38 @@ def _gate1(ctx: _Context) -> list[Criterion]:
     confirmation = (severity or {}).get("confirmation") or {}
     answered = _parse_time(confirmation.get("answered_at"))
     delay = (answered - ctx.inc.detected_at).total_seconds() / 60 if answered else None
-    comms = (ctx.folder / COMMUNICATION).read_text(encoding="utf-8") if (
-        ctx.folder / COMMUNICATION).is_file() else ""
+    comms = (
+        (ctx.folder / COMMUNICATION).read_text(encoding="utf-8")
+        if (ctx.folder / COMMUNICATION).is_file()
+        else ""
+    )
     delivered = comms.count("| delivered:")
-    intake = (ctx.folder / INTAKE).read_text(encoding="utf-8") if (ctx.folder / INTAKE).is_file() else ""
+    intake = (
+        (ctx.folder / INTAKE).read_text(encoding="utf-8") if (ctx.folder / INTAKE).is_file() else ""
+    )
     return [
-        Criterion(criterion="severity classified and confirmed", passed=confirmed,
-                  found=f"{SEVERITY}: severity {(severity or {}).get('severity')}, "
-                  f"confirmed {confirmed}" if severity else f"{SEVERITY} missing"),
-        Criterion(criterion=f"confirmed within {ctx.sla:g} min of detection",
-                  passed=delay is not None and delay <= ctx.sla,
-                  found=f"confirmed after {delay:.2f} min" if delay is not None else "not confirmed"),
-        Criterion(criterion="stakeholders notified", passed=delivered > 0,
-                  found=f"{delivered} delivered notification(s) in {COMMUNICATION}"),
-        Criterion(criterion="intake log complete", passed="## Signals taken in" in intake
-                  and "### " in intake, found=f"{INTAKE} {'present' if intake else 'missing'}"),
+        Criterion(
+            criterion="severity classified and confirmed",
+            passed=confirmed,
+            found=f"{SEVERITY}: severity {(severity or {}).get('severity')}, confirmed {confirmed}"
+            if severity
+            else f"{SEVERITY} missing",
+        ),
+        Criterion(
+            criterion=f"confirmed within {ctx.sla:g} min of detection",
+            passed=delay is not None and delay <= ctx.sla,
+            found=f"confirmed after {delay:.2f} min" if delay is not None else "not confirmed",
+        ),
+        Criterion(
+            criterion="stakeholders notified",
+            passed=delivered > 0,
+            found=f"{delivered} delivered notification(s) in {COMMUNICATION}",
+        ),
+        Criterion(
+            criterion="intake log complete",
+            passed="## Signals taken in" in intake and "### " in intake,
+            found=f"{INTAKE} {'present' if intake else 'missing'}",
+        ),
     ]
 
 
@@ -139,16 +164,28 @@ def _gate2(ctx: _Context) -> list[Criterion]:
     executions = (_read_json(ctx.folder, EXECUTION) or {}).get("executions", [])
     unapproved = [e["option"] for e in executions if e["approved_by_decision"] not in approved]
     return [
-        Criterion(criterion="mitigation plan written", passed=(ctx.folder / PLAN).is_file(),
-                  found=f"{PLAN} {'present' if (ctx.folder / PLAN).is_file() else 'missing'}"),
-        Criterion(criterion="every prerequisite verified",
-                  passed=bool(readiness.get("passed")) and all(i["passed"] for i in items),
-                  found=f"{sum(i['passed'] for i in items)}/{len(items)} met"
-                  if readiness else f"{READINESS} missing"),
-        Criterion(criterion="decision recorded", passed=bool(approved),
-                  found=f"{len(approved)} approved mitigation decision(s) in {DECISIONS}"),
-        Criterion(criterion="every executed action approved", passed=not unapproved,
-                  found="all approved" if not unapproved else f"unapproved: {', '.join(unapproved)}"),
+        Criterion(
+            criterion="mitigation plan written",
+            passed=(ctx.folder / PLAN).is_file(),
+            found=f"{PLAN} {'present' if (ctx.folder / PLAN).is_file() else 'missing'}",
+        ),
+        Criterion(
+            criterion="every prerequisite verified",
+            passed=bool(readiness.get("passed")) and all(i["passed"] for i in items),
+            found=f"{sum(i['passed'] for i in items)}/{len(items)} met"
+            if readiness
+            else f"{READINESS} missing",
+        ),
+        Criterion(
+            criterion="decision recorded",
+            passed=bool(approved),
+            found=f"{len(approved)} approved mitigation decision(s) in {DECISIONS}",
+        ),
+        Criterion(
+            criterion="every executed action approved",
+            passed=not unapproved,
+            found="all approved" if not unapproved else f"unapproved: {', '.join(unapproved)}",
+        ),
     ]
 
 
@@ -159,51 +196,87 @@ def _gate3(ctx: _Context) -> list[Criterion]:
     rate = latest.get("critical_pass_rate")
     lines = []
     if (ctx.folder / TIMELINE).is_file():
-        lines = [m for m in (LINE_PATTERN.match(x) for x in
-                 (ctx.folder / TIMELINE).read_text(encoding="utf-8").splitlines()) if m]
+        lines = [
+            m
+            for m in (
+                LINE_PATTERN.match(x)
+                for x in (ctx.folder / TIMELINE).read_text(encoding="utf-8").splitlines()
+            )
+            if m
+        ]
     last_file = lines[-1]["hash"] if lines else None
     last_db = ctx.record.events[-1].hash if ctx.record.events else None
     return [
-        Criterion(criterion="mitigation executed successfully", passed=bool(execution.get("succeeded")),
-                  found=f"{len(execution.get('executions', []))} execution(s), succeeded "
-                  f"{bool(execution.get('succeeded'))}" if execution else f"{EXECUTION} missing"),
-        Criterion(criterion=f"critical checks passing >= {ctx.threshold * 100:g}%",
-                  passed=rate is not None and rate >= ctx.threshold,
-                  found=f"{rate * 100:.1f}% over {latest.get('critical_samples')} samples"
-                  if rate is not None else f"{VALIDATION} missing"),
-        Criterion(criterion="incident timeline current", passed=last_file is not None
-                  and last_file == last_db,
-                  found=f"{len(lines)} line(s); last hash matches the store: {last_file == last_db}"),
+        Criterion(
+            criterion="mitigation executed successfully",
+            passed=bool(execution.get("succeeded")),
+            found=f"{len(execution.get('executions', []))} execution(s), succeeded "
+            f"{bool(execution.get('succeeded'))}"
+            if execution
+            else f"{EXECUTION} missing",
+        ),
+        Criterion(
+            criterion=f"critical checks passing >= {ctx.threshold * 100:g}%",
+            passed=rate is not None and rate >= ctx.threshold,
+            found=f"{rate * 100:.1f}% over {latest.get('critical_samples')} samples"
+            if rate is not None
+            else f"{VALIDATION} missing",
+        ),
+        Criterion(
+            criterion="incident timeline current",
+            passed=last_file is not None and last_file == last_db,
+            found=f"{len(lines)} line(s); last hash matches the store: {last_file == last_db}",
+        ),
     ]
 
 
 def _gate4(ctx: _Context) -> list[Criterion]:
     summary = _read_json(ctx.folder, RESOLUTION) or {}
     manifest = _read_json(ctx.folder, RCA_MANIFEST) or {}
-    bad = [f["path"] for f in manifest.get("files", []) if not (ctx.folder / f["path"]).is_file()
-           or sha256_file(ctx.folder / f["path"]) != f["sha256"]]
+    bad = [
+        f["path"]
+        for f in manifest.get("files", [])
+        if not (ctx.folder / f["path"]).is_file()
+        or sha256_file(ctx.folder / f["path"]) != f["sha256"]
+    ]
     sections = report_sections(ctx.record)
     completeness = sum(sections.values()) / len(sections)
     missing = [name for name, ok in sections.items() if not ok]
     return [
-        Criterion(criterion="resolution summary recorded", passed=bool(summary.get("resolution")),
-                  found=f"{RESOLUTION}: {summary.get('resolution')}" if summary else f"{RESOLUTION} missing"),
-        Criterion(criterion="root cause inputs archived", passed=bool(manifest.get("files")) and not bad,
-                  found=f"{len(manifest.get('files', []))} file(s) in {RCA_MANIFEST}"
-                  + (f"; mismatched: {', '.join(bad)}" if bad else "") if manifest
-                  else f"{RCA_MANIFEST} missing"),
-        Criterion(criterion=f"report complete >= {ctx.threshold * 100:g}%",
-                  passed=(ctx.folder / REPORT).is_file() and completeness >= ctx.threshold,
-                  found=f"{REPORT} {'present' if (ctx.folder / REPORT).is_file() else 'missing'}, "
-                  f"{completeness * 100:.0f}% complete"
-                  + (f" (no data: {', '.join(missing)})" if missing else "")),
-        Criterion(criterion="stakeholders informed", passed=bool(summary.get("stakeholders_informed")),
-                  found=f"stakeholders_informed: {summary.get('stakeholders_informed')}"),
+        Criterion(
+            criterion="resolution summary recorded",
+            passed=bool(summary.get("resolution")),
+            found=f"{RESOLUTION}: {summary.get('resolution')}"
+            if summary
+            else f"{RESOLUTION} missing",
+        ),
+        Criterion(
+            criterion="root cause inputs archived",
+            passed=bool(manifest.get("files")) and not bad,
+            found=f"{len(manifest.get('files', []))} file(s) in {RCA_MANIFEST}"
+            + (f"; mismatched: {', '.join(bad)}" if bad else "")
+            if manifest
+            else f"{RCA_MANIFEST} missing",
+        ),
+        Criterion(
+            criterion=f"report complete >= {ctx.threshold * 100:g}%",
+            passed=(ctx.folder / REPORT).is_file() and completeness >= ctx.threshold,
+            found=f"{REPORT} {'present' if (ctx.folder / REPORT).is_file() else 'missing'}, "
+            f"{completeness * 100:.0f}% complete"
+            + (f" (no data: {', '.join(missing)})" if missing else ""),
+        ),
+        Criterion(
+            criterion="stakeholders informed",
+            passed=bool(summary.get("stakeholders_informed")),
+            found=f"stakeholders_informed: {summary.get('stakeholders_informed')}",
+        ),
     ]
 
 
 class _Context:
-    def __init__(self, record: IncidentRecord, engine: Engine, sla: float, threshold: float) -> None:
+    def __init__(
+        self, record: IncidentRecord, engine: Engine, sla: float, threshold: float
+    ) -> None:
         self.record = record
         self.inc = record.incident
         self.engine = engine
@@ -226,7 +299,11 @@ def run_gate(
     """Evaluate one gate over the incident's evidence."""
     if gate not in _CHECKS:
         raise InvalidInput(f"unknown gate {gate!r} (one of: {', '.join(GATES)}, all)")
-    sla = sla_minutes if sla_minutes is not None else engine.settings.severity.confirmation_sla_minutes
+    sla = (
+        sla_minutes
+        if sla_minutes is not None
+        else engine.settings.severity.confirmation_sla_minutes
+    )
     limit = threshold if threshold is not None else engine.settings.validation.threshold
     criteria = _CHECKS[gate](_Context(record, engine, sla, limit))
     failed = [c for c in criteria if not c.passed]

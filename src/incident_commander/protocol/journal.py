@@ -32,7 +32,8 @@ PHASE_NAME = {
 PROMPTS: dict[str, str] = {
     "severity": "[SEVERITY CONFIRMATION] Incident classified as {subject}. "
     "Approve mitigation planning? (yes/no)",
-    "mitigation": "[MITIGATION APPROVAL] Proposed action: {subject}. Execute mitigation now? (yes/no)",
+    "mitigation": "[MITIGATION APPROVAL] Proposed action: {subject}. "
+    "Execute mitigation now? (yes/no)",
     "resolution": "[RESOLUTION CONFIRMATION] System stabilized. "
     "Close incident and trigger postmortem package? (yes/no)",
 }

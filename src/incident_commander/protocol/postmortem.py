@@ -31,7 +31,9 @@ def write_postmortem(engine: Engine, session: Session, record: IncidentRecord) -
                 f"# stdout\n{command['stdout']}\n# stderr\n{command['stderr']}\n"
             )
             inputs[f"execution-{n:02d}-{execution.option_name}-{m:02d}.log"] = (
-                text, f"command run by {execution.option_name}", "receipts"
+                text,
+                f"command run by {execution.option_name}",
+                "receipts",
             )
         inputs[f"execution-{n:02d}-{execution.option_name}-exit.json"] = (
             json.dumps(
@@ -70,8 +72,15 @@ def write_postmortem(engine: Engine, session: Session, record: IncidentRecord) -
     )
     inputs["signals.json"] = (
         json.dumps(
-            [{"at": isoformat(s.at), "source": s.source, "summary": s.summary, "details": s.details}
-             for s in record.signals],
+            [
+                {
+                    "at": isoformat(s.at),
+                    "source": s.source,
+                    "summary": s.summary,
+                    "details": s.details,
+                }
+                for s in record.signals
+            ],
             indent=2,
             default=str,
         )
@@ -81,11 +90,15 @@ def write_postmortem(engine: Engine, session: Session, record: IncidentRecord) -
     )
     if inc.validation:
         inputs["recovery-samples.json"] = (
-            json.dumps(inc.validation, indent=2) + "\n", "recovery validation", "receipts"
+            json.dumps(inc.validation, indent=2) + "\n",
+            "recovery validation",
+            "receipts",
         )
     engine.evidence.archive_rca(session, record, inputs)
 
 
 def write_report(engine: Engine, session: Session, record: IncidentRecord) -> None:
     """(Re)write INCIDENT-REPORT.md from the record."""
-    engine.evidence.write(session, record.incident.id, {REPORT: render_report(record, engine.settings)})
+    engine.evidence.write(
+        session, record.incident.id, {REPORT: render_report(record, engine.settings)}
+    )

@@ -40,11 +40,17 @@ def last_known_good(session: Session, inc: Incident) -> str | None:
             .order_by(Deploy.deployed_at.desc(), Deploy.id.desc())
         )
     )
-    bad = next((d for d in deploys if d.id == inc.suspect_deploy_id), deploys[0] if deploys else None)
+    bad = next(
+        (d for d in deploys if d.id == inc.suspect_deploy_id), deploys[0] if deploys else None
+    )
     if bad is None:
         return None
     for deploy in deploys:
-        if deploy.deployed_at <= bad.deployed_at and deploy.id != bad.id and deploy.version != bad.version:
+        if (
+            deploy.deployed_at <= bad.deployed_at
+            and deploy.id != bad.id
+            and deploy.version != bad.version
+        ):
             return deploy.version
     return None
 
@@ -139,7 +145,11 @@ def plan(
 
 
 def _check_readiness(
-    engine: Engine, journal: Journal, inc: Incident, configs: list[ExecutorConfig], chosen: list[str]
+    engine: Engine,
+    journal: Journal,
+    inc: Incident,
+    configs: list[ExecutorConfig],
+    chosen: list[str],
 ) -> None:
     journal.event(inc, "progress", "Validating rollback readiness and dependencies...")
     ctx = context_for(engine, inc)
@@ -172,7 +182,8 @@ def _check_readiness(
     journal.event(
         inc,
         "readiness.checked",
-        f"{len(items) - len(failed)}/{len(items)} prerequisites met; ready: {', '.join(ready) or 'none'}",
+        f"{len(items) - len(failed)}/{len(items)} prerequisites met; "
+        f"ready: {', '.join(ready) or 'none'}",
     )
     if not passed:
         reasons = "; ".join(f"{i['item']}: {i['detail']}" for i in failed)
@@ -195,7 +206,12 @@ def _check_readiness(
     )
     if policy:
         engine._apply_answer(
-            journal, inc, decision, True, f"policy:{policy}", "policy",
+            journal,
+            inc,
+            decision,
+            True,
+            f"policy:{policy}",
+            "policy",
             f"policy {policy} approves {', '.join(ready)} for {inc.severity} on {inc.service}",
         )
 
@@ -207,7 +223,7 @@ def validate(engine: Engine, incident_id: str) -> dict[str, Any]:
         if inc.status != Status.VALIDATING or inc.pending_approval:
             raise TransitionRejected(
                 f"{inc.id}: validation needs status validating with nothing pending "
-                f"(now {inc.status}{', pending ' + inc.pending_approval if inc.pending_approval else ''})"
+                f"(now {inc.status}; pending: {inc.pending_approval or 'nothing'})"
             )
         service = engine.settings.services.get(inc.service)
         checks = list(service.health_checks) if service else []
@@ -232,17 +248,29 @@ def validate(engine: Engine, incident_id: str) -> dict[str, Any]:
             f"critical checks passed {rate:.1f}% of {attempt['critical_samples']} samples over "
             f"{attempt['window_seconds']:g} s (threshold {attempt['threshold'] * 100:.0f}%)"
         )
-        journal.event(inc, "automation", f"[AUTOMATION] recovery validation executed: {attempt['verdict']}; {summary}")
+        journal.event(
+            inc,
+            "automation",
+            f"[AUTOMATION] recovery validation executed: {attempt['verdict']}; {summary}",
+        )
         if attempt["verdict"] == "passed":
             inc.recovered_at = utcnow()
             journal.event(inc, "phase", phase_complete(3))
             journal.event(inc, "phase", phase_start(4))
             decision, policy = journal.ask(
-                inc, "resolution", "system stabilized", suspect=engine._suspect(journal.session, inc)
+                inc,
+                "resolution",
+                "system stabilized",
+                suspect=engine._suspect(journal.session, inc),
             )
             if policy:
                 engine._apply_answer(
-                    journal, inc, decision, True, f"policy:{policy}", "policy",
+                    journal,
+                    inc,
+                    decision,
+                    True,
+                    f"policy:{policy}",
+                    "policy",
                     f"policy {policy} confirms resolution after passed validation",
                 )
         else:
@@ -250,8 +278,14 @@ def validate(engine: Engine, incident_id: str) -> dict[str, Any]:
             raised = engine.settings.scheme.raised(inc.severity)
             if raised != inc.severity:
                 history = list((inc.assessment or {}).get("history", []))
-                history.append({"from": inc.severity, "to": raised, "at": isoformat(utcnow()),
-                                "reason": "recovery validation failed"})
+                history.append(
+                    {
+                        "from": inc.severity,
+                        "to": raised,
+                        "at": isoformat(utcnow()),
+                        "reason": "recovery validation failed",
+                    }
+                )
                 inc.assessment = {**(inc.assessment or {}), "history": history}
                 journal.event(inc, "severity.raised", f"severity raised {inc.severity} → {raised}")
                 inc.severity = raised
@@ -276,12 +310,14 @@ def resolve(engine: Engine, journal: Journal, inc: Incident, approver: str) -> N
     ).first()
     schedule = [
         {"at": isoformat(now + timedelta(minutes=m)), "what": what}
-        for m, what in ((30, EXTENDED_MONITORING[0]), (60, EXTENDED_MONITORING[1]),
-                        (240, EXTENDED_MONITORING[2]), (1440, EXTENDED_MONITORING[3]))
+        for m, what in (
+            (30, EXTENDED_MONITORING[0]),
+            (60, EXTENDED_MONITORING[1]),
+            (240, EXTENDED_MONITORING[2]),
+            (1440, EXTENDED_MONITORING[3]),
+        )
     ]
-    action = (
-        f"{done.option_name}: {done.release_before} → {done.release_after}" if done else "none"
-    )
+    action = f"{done.option_name}: {done.release_before} → {done.release_after}" if done else "none"
     sent = journal.notify(
         inc,
         f"[RESOLVED] {inc.service}: {inc.title} ({inc.id})",
@@ -307,7 +343,9 @@ def close(engine: Engine, incident_id: str, *, closed_by: str) -> None:
     from incident_commander.protocol.gates import run_gate
 
     record = engine.record(incident_id)
-    allowed = judge(Status(record.incident.status), Status.CLOSED, Facts(documentation_complete=True))
+    allowed = judge(
+        Status(record.incident.status), Status.CLOSED, Facts(documentation_complete=True)
+    )
     if not allowed.accepted:
         raise TransitionRejected(f"{incident_id}: {allowed.reason}")
     result = run_gate("4", record, engine)
@@ -330,7 +368,9 @@ def dismiss(engine: Engine, incident_id: str, *, reason: str, dismissed_by: str)
     with engine.transaction() as journal:
         inc = engine.load(journal.session, incident_id)
         journal.event(
-            inc, "alert", "[ALERT] Potential false-positive detected. Incident severity not confirmed."
+            inc,
+            "alert",
+            "[ALERT] Potential false-positive detected. Incident severity not confirmed.",
         )
         engine.move(journal, inc, Status.FALSE_POSITIVE, f"{reason} (by {dismissed_by})")
         inc.resolution = {
