@@ -11,10 +11,10 @@ from tests.workspace import Workspace
 def _resolved(ws: Workspace) -> str:
     ws.configure()
     incident = ws.declare()
-    ws.ok("assess", incident, "--production", "--outage", "--as", "dana", "--yes")
-    ws.ok("plan", incident, "--yes", "--as", "dana")
+    ws.ok("assess", incident, "--production", "--outage", "--as", "on-call", "--yes")
+    ws.ok("plan", incident, "--yes", "--as", "on-call")
     ws.ok("execute", incident)
-    ws.ok("validate", incident, "--yes", "--as", "dana")
+    ws.ok("validate", incident, "--yes", "--as", "on-call")
     return incident
 
 
@@ -27,7 +27,7 @@ def test_verify_passes_then_names_a_changed_artifact(workspace: Workspace) -> No
     assert report["ok"] is True and report["files"] >= 14 and report["events"] > 20
 
     path = ws.evidence(incident) / "decision-log.json"
-    path.write_text(path.read_text().replace('"dana"', '"someone-else"', 1))
+    path.write_text(path.read_text().replace('"on-call"', '"someone-else"', 1))
 
     broken = ws.ic("evidence", "verify", incident)
     assert broken.returncode == 6
@@ -42,7 +42,7 @@ def test_verify_names_the_first_edited_timeline_line(workspace: Workspace) -> No
     path = ws.evidence(incident) / "incident-timeline.md"
     lines = path.read_text().splitlines()
     index = next(i for i, line in enumerate(lines) if "approval.answered" in line)
-    lines[index] = lines[index].replace("by dana", "by policy:auto")
+    lines[index] = lines[index].replace("by on-call", "by policy:auto")
     path.write_text("\n".join(lines) + "\n")
 
     broken = ws.ic("evidence", "verify", incident, "--json")

@@ -29,7 +29,7 @@ def test_gates_fail_early_then_pass_and_name_what_is_missing(workspace: Workspac
         "rollback mechanism configured",
     ]
 
-    ws.ok("assess", incident, "--production", "--outage", "--as", "dana", "--yes")
+    ws.ok("assess", incident, "--production", "--outage", "--as", "on-call", "--yes")
     assert ws.ic("gate", "check", incident, "--gate", "1").returncode == 0
     strict = ws.ic("gate", "check", incident, "--gate", "1", "--sla", "0.00001", "--json")
     assert strict.returncode == 1
@@ -63,8 +63,8 @@ def test_close_needs_gate_four(workspace: Workspace) -> None:
     ws = workspace
     ws.configure()
     incident = ws.declare()
-    ws.ok("assess", incident, "--production", "--outage", "--as", "dana", "--yes")
-    result = ws.ic("close", incident, "--as", "dana")
+    ws.ok("assess", incident, "--production", "--outage", "--as", "on-call", "--yes")
+    result = ws.ic("close", incident, "--as", "on-call")
     assert_clean_error(result, 4, "cannot move from planning to closed")
 
 
@@ -72,13 +72,13 @@ def test_close_refuses_while_documentation_is_missing(workspace: Workspace) -> N
     ws = workspace
     ws.configure()
     incident = ws.declare()
-    ws.ok("assess", incident, "--production", "--outage", "--as", "dana", "--yes")
-    ws.ok("plan", incident, "--yes", "--as", "dana")
+    ws.ok("assess", incident, "--production", "--outage", "--as", "on-call", "--yes")
+    ws.ok("plan", incident, "--yes", "--as", "on-call")
     ws.ok("execute", incident)
-    ws.ok("validate", incident, "--yes", "--as", "dana")
+    ws.ok("validate", incident, "--yes", "--as", "on-call")
     (ws.evidence(incident) / "rca-manifest.json").unlink()
 
-    result = ws.ic("close", incident, "--as", "dana")
+    result = ws.ic("close", incident, "--as", "on-call")
 
     assert_clean_error(
         result,

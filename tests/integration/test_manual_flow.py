@@ -20,11 +20,11 @@ def test_manual_flow_restores_service_and_records_every_step(workspace: Workspac
         "--customer-impact",
         "no one can pay",
         "--as",
-        "dana",
+        "on-call",
     )
     assert "classified SEV1" in assessed.stdout
     assert "[SEVERITY CONFIRMATION] Incident classified as SEV1." in assessed.stdout
-    ws.ok("approve", incident, "--yes", "--as", "dana", "--reason", "checkout is down")
+    ws.ok("approve", incident, "--yes", "--as", "on-call", "--reason", "checkout is down")
 
     planned = ws.ok("plan", incident)
     assert "Recommendation: rollback" in planned.stdout
@@ -38,7 +38,7 @@ def test_manual_flow_restores_service_and_records_every_step(workspace: Workspac
         "mitigation",
         "--yes",
         "--as",
-        "dana",
+        "on-call",
         "--reason",
         "v2 is the suspect",
     )
@@ -49,7 +49,7 @@ def test_manual_flow_restores_service_and_records_every_step(workspace: Workspac
     validated = ws.ok("validate", incident)
     assert "Recovery validation passed" in validated.stdout
     assert "[RESOLUTION CONFIRMATION]" in validated.stdout
-    ws.ok("resolve", incident, "--yes", "--as", "dana", "--reason", "healthy for the window")
+    ws.ok("resolve", incident, "--yes", "--as", "on-call", "--reason", "healthy for the window")
 
     shown = ws.ok("show", incident, "--json")
     assert '"status": "monitoring"' in shown.stdout
@@ -61,7 +61,7 @@ def test_manual_flow_restores_service_and_records_every_step(workspace: Workspac
     assert severity["tree_path"] == ["production affected: yes", "service down: yes"]
     assert severity["impacted_components"] == ["checkout"]
     assert severity["confirmed"] is True
-    assert severity["confirmation"]["approver"] == "dana"
+    assert severity["confirmation"]["approver"] == "on-call"
     assert severity["confirmation"]["approver_type"] == "person"
     assert severity["targets"]["response"] == "immediate"
 
@@ -89,9 +89,9 @@ def test_manual_flow_restores_service_and_records_every_step(workspace: Workspac
 
     decisions = ws.read_json(incident, "decision-log.json")["decisions"]
     assert [(d["kind"], d["answer"], d["approver"]) for d in decisions] == [
-        ("severity", "yes", "dana"),
-        ("mitigation", "yes", "dana"),
-        ("resolution", "yes", "dana"),
+        ("severity", "yes", "on-call"),
+        ("mitigation", "yes", "on-call"),
+        ("resolution", "yes", "on-call"),
     ]
     assert decisions[1]["rationale"] == "v2 is the suspect"
 
@@ -121,7 +121,7 @@ def test_manual_flow_restores_service_and_records_every_step(workspace: Workspac
 
     summary = ws.read_json(incident, "resolution-summary.json")
     assert summary["status"] == "monitoring"
-    assert summary["confirmed_by"] == "dana"
+    assert summary["confirmed_by"] == "on-call"
     assert summary["durations"]["time_to_recover_s"] > 0
     assert summary["stakeholders_informed"] is True
 
@@ -132,7 +132,7 @@ def test_manual_flow_restores_service_and_records_every_step(workspace: Workspac
     assert {"physics", "receipts", "artifacts"} <= levels
 
     incident_report = ws.read(incident, "INCIDENT-REPORT.md")
-    assert "Classified **SEV1** by dana" in incident_report
+    assert "Classified **SEV1** by on-call" in incident_report
     assert "web **v2** deployed" in incident_report
     assert "**switch-release** (release-symlink): succeeded, release v2 → v1" in incident_report
 
@@ -141,7 +141,7 @@ def test_manual_flow_restores_service_and_records_every_step(workspace: Workspac
     verified = ws.ic("evidence", "verify", incident)
     assert verified.returncode == 0, verified.stdout
 
-    closed = ws.ok("close", incident, "--as", "dana")
+    closed = ws.ok("close", incident, "--as", "on-call")
     assert "closed" in closed.stderr
     listed = ws.ok("list", "--status", "closed", "--json")
     assert incident in listed.stdout

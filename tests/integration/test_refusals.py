@@ -19,7 +19,7 @@ def test_execute_before_severity_confirmation_refuses_and_runs_nothing(
     ws = workspace
     ws.configure([script_option("rollback", "rollback_ok.sh")])
     incident = ws.declare()
-    ws.ok("assess", incident, "--production", "--outage", "--as", "dana")
+    ws.ok("assess", incident, "--production", "--outage", "--as", "on-call")
     before = _counts(ws, incident)
 
     result = ws.ic("execute", incident)
@@ -37,7 +37,7 @@ def test_execute_before_approval_refuses_and_runs_nothing(workspace: Workspace) 
     ws = workspace
     ws.configure([script_option("rollback", "rollback_ok.sh")])
     incident = ws.declare()
-    ws.ok("assess", incident, "--production", "--outage", "--as", "dana", "--yes")
+    ws.ok("assess", incident, "--production", "--outage", "--as", "on-call", "--yes")
     ws.ok("plan", incident)
 
     result = ws.ic("execute", incident)
@@ -47,7 +47,7 @@ def test_execute_before_approval_refuses_and_runs_nothing(workspace: Workspace) 
     assert _counts(ws, incident)[1] == "awaiting_approval"
 
     # A "no" is recorded and sends the incident back to planning; still nothing runs.
-    ws.ok("approve", incident, "--no", "--as", "dana", "--reason", "wait for the DBA")
+    ws.ok("approve", incident, "--no", "--as", "on-call", "--reason", "wait for the DBA")
     assert_clean_error(ws.ic("execute", incident), 4, "refusing to execute")
     assert not ws.ran("rollback_ok")
     decisions = ws.read_json(incident, "decision-log.json")["decisions"]
@@ -79,15 +79,15 @@ def test_answer_to_an_approval_that_is_not_pending(workspace: Workspace) -> None
     ws.configure()
     incident = ws.declare()
 
-    nothing = ws.ic("approve", incident, "--yes", "--as", "dana")
+    nothing = ws.ic("approve", incident, "--yes", "--as", "on-call")
     assert_clean_error(nothing, 4, "no approval is pending", "pending: nothing")
 
-    ws.ok("assess", incident, "--production", "--outage", "--as", "dana")
-    wrong = ws.ic("approve", incident, "--kind", "mitigation", "--yes", "--as", "dana")
+    ws.ok("assess", incident, "--production", "--outage", "--as", "on-call")
+    wrong = ws.ic("approve", incident, "--kind", "mitigation", "--yes", "--as", "on-call")
     assert_clean_error(
         wrong, 4, "no mitigation approval is pending", "pending: severity confirmation"
     )
-    resolve = ws.ic("resolve", incident, "--yes", "--as", "dana")
+    resolve = ws.ic("resolve", incident, "--yes", "--as", "on-call")
     assert_clean_error(resolve, 4, "no resolution confirmation is pending")
     decisions = ws.read_json(incident, "decision-log.json")["decisions"]
     assert [d["answer"] for d in decisions] == [None]
@@ -97,7 +97,7 @@ def test_a_person_must_say_who_answers(workspace: Workspace) -> None:
     ws = workspace
     ws.configure()
     incident = ws.declare()
-    ws.ok("assess", incident, "--production", "--outage", "--as", "dana")
+    ws.ok("assess", incident, "--production", "--outage", "--as", "on-call")
     result = ws.ic("approve", incident, "--yes", "--as", "  ")
     assert_clean_error(result, 2, "needs the name of who gives it")
 
@@ -106,7 +106,7 @@ def test_missing_readiness_halts_with_the_reason(workspace: Workspace) -> None:
     ws = workspace
     ws.configure([script_option("rollback", "does-not-exist.sh")])
     incident = ws.declare()
-    ws.ok("assess", incident, "--production", "--outage", "--as", "dana", "--yes")
+    ws.ok("assess", incident, "--production", "--outage", "--as", "on-call", "--yes")
     planned = ws.ok("plan", incident)
     assert "Halted: rollback prerequisites unmet" in planned.stderr
     assert "does-not-exist.sh" in planned.stderr

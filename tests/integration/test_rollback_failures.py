@@ -7,8 +7,8 @@ from tests.workspace import Workspace, script_option
 
 def _to_awaiting(ws: Workspace, env: dict[str, str] | None = None) -> str:
     incident = ws.declare()
-    ws.ok("assess", incident, "--production", "--outage", "--as", "dana", "--yes")
-    ws.ok("plan", incident, "--yes", "--as", "dana", env=env or {})
+    ws.ok("assess", incident, "--production", "--outage", "--as", "on-call", "--yes")
+    ws.ok("plan", incident, "--yes", "--as", "on-call", env=env or {})
     return incident
 
 
@@ -106,8 +106,8 @@ def test_service_that_never_recovers_goes_back_to_planning_with_severity_raised(
     # The "rollback" succeeds but changes nothing: v2 stays live and keeps failing.
     ws.configure([script_option("noop", "noop.sh")])
     incident = ws.declare()
-    ws.ok("assess", incident, "--production", "--as", "dana", "--yes")  # degraded: SEV2
-    ws.ok("plan", incident, "--yes", "--as", "dana")
+    ws.ok("assess", incident, "--production", "--as", "on-call", "--yes")  # degraded: SEV2
+    ws.ok("plan", incident, "--yes", "--as", "on-call")
     ws.ok("execute", incident)
 
     result = ws.ic("validate", incident)

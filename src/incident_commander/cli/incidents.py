@@ -93,6 +93,7 @@ def register(app: typer.Typer) -> None:
         detected_by: Annotated[str | None, typer.Option(help="Who or what noticed.")] = None,
         symptom: Annotated[list[str] | None, typer.Option(help="A symptom (repeatable).")] = None,
         json_out: Json = False,
+        quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the id.")] = False,
     ) -> None:
         """Open an incident (phase 1)."""
         engine = ctx.obj.commander().engine
@@ -105,6 +106,8 @@ def register(app: typer.Typer) -> None:
         )
         if json_out:
             print_json({"incident_id": incident_id})
+        elif quiet:
+            print(incident_id)
         else:
             console.print(f"Declared [bold]{incident_id}[/]. Next: ic assess {incident_id}")
 

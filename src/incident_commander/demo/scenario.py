@@ -22,7 +22,7 @@ from incident_commander.protocol.engine import EventListener
 from incident_commander.protocol.gates import run_gates
 from incident_commander.watch.probe import declare_from_probe, watch_service
 
-__all__ = ["DemoSettings", "run_demo", "write_demo_setup"]
+__all__ = ["DemoSettings", "run_demo", "setup_by_hand", "stop_service", "write_demo_setup"]
 
 MARKER = ".ic-demo"
 SERVICE = "demo-web"
@@ -45,6 +45,18 @@ echo "rolled back $env_name to $release"
 exec "$IC_DEMO_PYTHON" -m incident_commander.demo.service restart \
   --workdir "$here" --port "$IC_DEMO_PORT"
 """
+
+DEMO_POLICIES: list[dict[str, Any]] = [
+    {
+        "name": "demo-auto-rollback",
+        "approves": ["severity", "mitigation"],
+        "severities": ["SEV1"],
+        "services": [SERVICE],
+        "suspect_deploy_within_minutes": 30,
+        "actions": ["release-symlink", "script"],
+    },
+    {"name": "demo-auto-resolve", "approves": ["resolution"], "services": [SERVICE]},
+]
 
 
 @dataclass(frozen=True)
@@ -77,7 +89,9 @@ def _prepare(workdir: Path) -> None:
     (workdir / MARKER).write_text("made by ic demo\n")
 
 
-def write_demo_setup(workdir: Path, port: int, timings: DemoSettings) -> None:
+def write_demo_setup(
+    workdir: Path, port: int, timings: DemoSettings, *, with_policies: bool = True
+) -> None:
     """Write releases, the rollback script and ic.yaml into ``workdir``."""
     for version, healthy in (("v1", True), ("v2", False)):
         folder = workdir / "releases" / version
@@ -159,17 +173,7 @@ def write_demo_setup(workdir: Path, port: int, timings: DemoSettings) -> None:
                 "path": "notifications.log",
             },
         ],
-        "policies": [
-            {
-                "name": "demo-auto-rollback",
-                "approves": ["severity", "mitigation"],
-                "severities": ["SEV1"],
-                "services": [SERVICE],
-                "suspect_deploy_within_minutes": 30,
-                "actions": ["release-symlink", "script"],
-            },
-            {"name": "demo-auto-resolve", "approves": ["resolution"], "services": [SERVICE]},
-        ],
+        "policies": DEMO_POLICIES if with_policies else [],
     }
     header = "# Written by `ic demo`: the demo service, its rollback options and the policies\n"
     (workdir / "ic.yaml").write_text(header + yaml.safe_dump(config, sort_keys=False))
@@ -190,6 +194,29 @@ def _deploy(commander: Commander, workdir: Path, version: str, port: int) -> Non
     commander.engine.record_deploy(
         service=SERVICE, version=version, commit=commit, deployed_by="ic demo"
     )
+
+
+def setup_by_hand(workdir: Path, *, timings: DemoSettings | None = None) -> dict[str, Any]:
+    """Prepare ``workdir`` with the bad release live and no policies, for the protocol by hand."""
+    timings = timings or DemoSettings()
+    workdir = workdir.resolve()
+    _prepare(workdir)
+    port = _free_port()
+    write_demo_setup(workdir, port, timings, with_policies=False)
+    commander = Commander.from_config(workdir / "ic.yaml")
+    try:
+        _deploy(commander, workdir, "v1", port)
+        _deploy(commander, workdir, "v2", port)
+    finally:
+        commander.close()
+    return {"workdir": str(workdir), "service": SERVICE, "url": f"http://127.0.0.1:{port}/health"}
+
+
+def stop_service(workdir: Path) -> bool:
+    """Stop the demo service of ``workdir``; ``True`` if one was running."""
+    if not (workdir / MARKER).exists():
+        raise InvalidInput(f"{workdir} is not a folder made by `ic demo`")
+    return service.stop(workdir.resolve())
 
 
 def run_demo(
