@@ -1,0 +1,67 @@
+"""Every command in the README and docs runs, in order, as a reader would type it."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+BLOCK = re.compile(r"```console\n(.*?)```", re.S)
+TEST_COMMAND = "./scripts/test"
+
+
+def commands(path: Path) -> list[str]:
+    found = []
+    for block in BLOCK.findall(path.read_text()):
+        found += [line[2:] for line in block.splitlines() if line.startswith("$ ")]
+    return found
+
+
+def test_readme_opens_with_the_two_commands() -> None:
+    assert commands(ROOT / "README.md")[:2] == ["./scripts/demo", TEST_COMMAND]
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "exec scripts/test" in ci and "IC_REQUIRE_POSTGRES=1" in ci
+
+
+def test_every_documented_command_is_run_by_this_test() -> None:
+    for path in DOCS:
+        assert commands(path) or path.name == "architecture.md", f"{path.name} shows no commands"
+
+
+@pytest.mark.parametrize("path", [p for p in DOCS if commands(p)], ids=lambda p: p.name)
+def test_documented_commands_succeed(path: Path, tmp_path: Path) -> None:
+    lines = [c for c in commands(path) if c != TEST_COMMAND]
+    # The reader's checkout: the scripts, the bench and the installed .venv, seen from a new folder.
+    for name in ("scripts", "bench", ".venv"):
+        (tmp_path / name).symlink_to(ROOT / name)
+    script = ["set -u"]
+    for n, line in enumerate(lines):
+        script += [line, f'echo "__rc__ {n} $?"']
+    env = {
+        **os.environ,
+        "COLUMNS": "200",
+        "NO_COLOR": "1",
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+    }
+    env.pop("IC_CONFIG", None)
+    env.pop("IC_DATABASE_URL", None)
+    result = subprocess.run(
+        ["bash", "-c", "\n".join(script)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    codes = dict(re.findall(r"^__rc__ (\d+) (\d+)$", result.stdout, re.M))
+    for n, line in enumerate(lines):
+        assert codes.get(str(n)) == "0", (
+            f"{path.name}: `{line}` exited {codes.get(str(n))}\n{result.stdout}\n{result.stderr}"
+        )
