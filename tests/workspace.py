@@ -28,7 +28,7 @@ exec "$IC_TEST_PYTHON" -m incident_commander.demo.service restart \
 """,
     "hang.sh": """#!/usr/bin/env bash
 here="$(cd "$(dirname "$0")/.." && pwd)"
-touch "$here/ran-hang"
+echo ran >> "$here/ran-hang"
 sleep 60
 """,
     "fail.sh": """#!/usr/bin/env bash

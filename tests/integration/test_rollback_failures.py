@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import os
+import signal
+import subprocess
+import time
+
+from tests.conftest import ic_path
 from tests.workspace import Workspace, script_option
 
 
@@ -143,3 +150,65 @@ def test_missing_credentials_drop_an_option_at_readiness(workspace: Workspace) -
     assert creds[0]["passed"] is False
     assert creds[0]["detail"] == "unset: DEPLOY_TOKEN"
     assert checklist["ready_options"] == ["second"]
+
+
+def _kill_mid_run(ws: Workspace, incident: str) -> None:
+    """Start `ic execute`, wait until the hanging command runs, then kill ic with SIGKILL."""
+    env = {**os.environ, **ws.env}
+    proc = subprocess.Popen(
+        [ic_path(), "execute", incident],
+        cwd=ws.root,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not ws.ran("hang") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert ws.ran("hang"), "the hanging command never started"
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait()
+    subprocess.run(["pkill", "-f", str(ws.root / "scripts" / "hang.sh")], check=False)
+
+
+def test_crash_mid_rollback_is_not_rerun_blindly(workspace: Workspace) -> None:
+    ws = workspace
+    ws.configure([script_option("slow", "hang.sh", timeout_seconds=60)])
+    incident = _to_awaiting(ws)
+    _kill_mid_run(ws, incident)
+    assert json.loads(ws.ok("show", incident, "--json").stdout)["status"] == "executing"
+
+    again = ws.ic("execute", incident)
+
+    assert again.returncode == 1
+    assert "slow was interrupted" in again.stdout and "nothing was re-run" in again.stdout
+    assert (ws.root / "ran-hang").read_text().count("ran") == 1
+    runs = ws.read_json(incident, "mitigation-execution-report.json")["executions"]
+    assert [r["status"] for r in runs] == ["interrupted"]
+    assert json.loads(ws.ok("show", incident, "--json").stdout)["status"] == "planning"
+    assert ws.ic("evidence", "verify", incident).returncode == 0
+
+
+def test_crash_after_the_switch_is_recognised_by_the_live_release(workspace: Workspace) -> None:
+    ws = workspace
+    ws.configure(
+        [
+            {
+                "name": "switch",
+                "kind": "release-symlink",
+                "restart": [str(ws.root / "scripts" / "hang.sh")],
+                "restart_timeout_seconds": 60,
+            }
+        ]
+    )
+    incident = _to_awaiting(ws)
+    _kill_mid_run(ws, incident)
+    assert ws.live_release() == "v1"
+
+    again = ws.ok("execute", incident)
+
+    assert "the rollback took effect" in again.stdout
+    assert (ws.root / "ran-hang").read_text().count("ran") == 1
+    assert json.loads(ws.ok("show", incident, "--json").stdout)["status"] == "validating"

@@ -215,14 +215,16 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def execute(ctx: typer.Context, incident_id: IncidentId) -> None:
         """Run the approved mitigation; each next option is tried if one fails (phase 3)."""
-        runs = ctx.obj.commander().engine.execute(incident_id)
-        for run in runs:
+        outcome = ctx.obj.commander().engine.execute(incident_id)
+        if outcome.recovered:
+            console.print(escape(outcome.recovered))
+        for run in outcome.runs:
             console.print(
                 f"{escape(run.option_name)}: [bold]{run.status}[/]"
                 + (f" — {escape(run.error)}" if run.error else "")
             )
         _status_line(ctx, incident_id)
-        if not any(r.status == "succeeded" for r in runs):
+        if not outcome.succeeded:
             raise typer.Exit(1)
 
     @app.command()

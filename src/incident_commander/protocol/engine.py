@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -26,6 +26,9 @@ from incident_commander.protocol.severity import Answers, classify
 from incident_commander.protocol.states import Facts, Status, judge
 from incident_commander.store.db import Store
 from incident_commander.store.models import Decision, Deploy, Execution, Incident
+
+if TYPE_CHECKING:
+    from incident_commander.protocol.execution import ExecutionOutcome
 
 __all__ = ["SOURCES", "Engine", "EventListener"]
 
@@ -461,7 +464,7 @@ class Engine:
             chosen_by=chosen_by,
         )
 
-    def execute(self, incident_id: str) -> list[Execution]:
+    def execute(self, incident_id: str) -> ExecutionOutcome:
         """Run the approved plan, trying each next option when one fails."""
         from incident_commander.protocol import execution
 

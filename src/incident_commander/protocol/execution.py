@@ -1,7 +1,16 @@
-"""Phase 3: running the approved plan. Nothing runs without confirmed severity and approval."""
+"""Phase 3: running the approved plan. Nothing runs without confirmed severity and approval.
+
+Every attempt is committed as ``started`` (with an idempotency key and its owner, host:pid)
+before its command runs. If the process dies mid-run, the next ``execute`` does not run anything
+again: it checks the live release and either records that the rollback took effect or sends the
+incident back to planning for a new decision.
+"""
 
 from __future__ import annotations
 
+import os
+import socket
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
@@ -9,6 +18,7 @@ from sqlalchemy import select
 from incident_commander import plugins
 from incident_commander.clock import utcnow
 from incident_commander.errors import ExecutionRefused
+from incident_commander.executors.base import ExecutionResult, ExecutorConfig
 from incident_commander.protocol.journal import Journal, phase_start
 from incident_commander.protocol.states import Status
 from incident_commander.protocol.steps import context_for
@@ -17,7 +27,41 @@ from incident_commander.store.models import Decision, Execution, Incident
 if TYPE_CHECKING:
     from incident_commander.protocol.engine import Engine
 
-__all__ = ["execute"]
+__all__ = ["ExecutionOutcome", "execute"]
+
+HOST = socket.gethostname()
+
+
+@dataclass
+class ExecutionOutcome:
+    """What ``execute`` did: the attempts it ran, or how it settled an interrupted one."""
+
+    runs: list[Execution] = field(default_factory=list)
+    recovered: str | None = None
+    took_effect: bool = False
+
+    @property
+    def succeeded(self) -> bool:
+        return self.took_effect or any(r.status == "succeeded" for r in self.runs)
+
+
+def _owner() -> str:
+    return f"{HOST}:{os.getpid()}"
+
+
+def _owner_alive(owner: str) -> bool:
+    host, _, pid = owner.rpartition(":")
+    if host != HOST or not pid.isdigit():
+        return False
+    if int(pid) == os.getpid():
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _approval(journal: Journal, inc: Incident) -> Decision | None:
@@ -31,6 +75,12 @@ def _approval(journal: Journal, inc: Incident) -> Decision | None:
 
 def _refuse(inc: Incident, why: str) -> ExecutionRefused:
     return ExecutionRefused(f"{inc.id}: refusing to execute: {why}. Nothing was run.")
+
+
+def _unfinished(journal: Journal, inc: Incident) -> Execution | None:
+    return journal.session.scalars(
+        select(Execution).where(Execution.incident_id == inc.id, Execution.status == "started")
+    ).first()
 
 
 def _preflight(journal: Journal, inc: Incident) -> Decision:
@@ -47,27 +97,25 @@ def _preflight(journal: Journal, inc: Incident) -> Decision:
     return decision
 
 
+def _option(engine: Engine, inc: Incident, name: str) -> ExecutorConfig:
+    service = engine.settings.services.get(inc.service)
+    for config in service.rollback_options if service else []:
+        if config.name == name:
+            return config
+    raise _refuse(inc, f"option {name!r} is no longer configured for {inc.service}")
+
+
 def _start(engine: Engine, incident_id: str, option: str, attempt: int) -> int:
     """Record the attempt as started (durably) before anything runs."""
     with engine.transaction() as journal:
         inc = engine.load(journal.session, incident_id)
         decision = _preflight(journal, inc)
-        interrupted = journal.session.scalars(
-            select(Execution).where(Execution.incident_id == inc.id, Execution.status == "started")
-        ).first()
-        if interrupted is not None:
-            raise _refuse(
-                inc,
-                f"an earlier run of {interrupted.option_name} (key {interrupted.idempotency_key}) "
-                "started but never finished; check the live release, then record the outcome",
-            )
+        if _unfinished(journal, inc) is not None:
+            raise _refuse(inc, "another attempt is still marked as running")
         if inc.status == Status.AWAITING_APPROVAL:
             engine.move(journal, inc, Status.EXECUTING, f"approved by {decision.approver}")
             journal.event(inc, "phase", phase_start(3))
-        plan = inc.plan or {}
-        config = next(
-            c for c in engine.settings.services[inc.service].rollback_options if c.name == option
-        )
+        config = _option(engine, inc, option)
         executor = plugins.load("executor", config.kind)()
         ctx = context_for(engine, inc)
         row = Execution(
@@ -77,7 +125,8 @@ def _start(engine: Engine, incident_id: str, option: str, attempt: int) -> int:
             kind=config.kind,
             decision_id=decision.id,
             status="started",
-            target_release=plan.get("target_release"),
+            owner=_owner(),
+            target_release=(inc.plan or {}).get("target_release"),
             release_before=executor.current_release(config, ctx),
             started_at=utcnow(),
             commands=[],
@@ -92,30 +141,70 @@ def _start(engine: Engine, incident_id: str, option: str, attempt: int) -> int:
         return row.id
 
 
-def execute(engine: Engine, incident_id: str) -> list[Execution]:
+def _settle_interrupted(engine: Engine, incident_id: str) -> ExecutionOutcome | None:
+    """Settle an attempt whose process died; never run it again. Returns what was found."""
+    with engine.transaction() as journal:
+        inc = engine.load(journal.session, incident_id)
+        row = _unfinished(journal, inc)
+        if row is None:
+            return None
+        if _owner_alive(row.owner):
+            raise _refuse(inc, f"{row.option_name} is still running (owner {row.owner})")
+        config = _option(engine, inc, row.option_name)
+        live = plugins.load("executor", config.kind)().current_release(
+            config, context_for(engine, inc)
+        )
+        row.finished_at = utcnow()
+        row.duration_s = round((row.finished_at - row.started_at).total_seconds(), 4)
+        row.release_after = live
+        took_effect = live is not None and live == row.target_release
+        if took_effect:
+            row.status = "succeeded"
+            found = (
+                f"{row.option_name} was interrupted (owner {row.owner} is gone), but the live "
+                f"release is {live}, the target: the rollback took effect; validating next"
+            )
+            inc.mitigated_at = row.finished_at
+            journal.event(inc, "execution.interrupted", found)
+            engine.move(journal, inc, Status.VALIDATING, "interrupted rollback verified by release")
+        else:
+            row.status = "interrupted"
+            row.error = "the process running it stopped before recording the outcome"
+            found = (
+                f"{row.option_name} was interrupted (owner {row.owner} is gone); live release "
+                f"{live or 'unknown'}, target {row.target_release}: nothing was re-run; "
+                "plan and approve again"
+            )
+            journal.event(inc, "execution.interrupted", found)
+            engine.move(journal, inc, Status.PLANNING, "interrupted rollback needs a new decision")
+            journal.notify(
+                inc,
+                f"[{inc.severity}] {inc.service}: rollback interrupted ({inc.id})",
+                found,
+            )
+        return ExecutionOutcome(recovered=found, took_effect=took_effect)
+
+
+def execute(engine: Engine, incident_id: str) -> ExecutionOutcome:
     """Run each option of the approved plan in order until one succeeds."""
+    settled = _settle_interrupted(engine, incident_id)
+    if settled is not None:
+        return settled
     with engine.store.session() as session:
         inc = engine.load(session, incident_id, lock=False)
         _preflight(Journal(session, engine.settings), inc)
         chosen: list[str] = list((inc.plan or {}).get("chosen", []))
-    runs: list[Execution] = []
+    outcome = ExecutionOutcome()
     for attempt, option in enumerate(chosen, start=1):
         execution_id = _start(engine, incident_id, option, attempt)
         with engine.store.session() as session:
-            fresh = session.get(Incident, incident_id)
-            assert fresh is not None
-            config = next(
-                c
-                for c in engine.settings.services[fresh.service].rollback_options
-                if c.name == option
-            )
+            fresh = engine.load(session, incident_id, lock=False)
+            config = _option(engine, fresh, option)
             ctx = context_for(engine, fresh)
         executor = plugins.load("executor", config.kind)()
         try:
             result = executor.execute(config, ctx)
         except Exception as exc:  # an executor bug is a failed attempt, not a lost incident
-            from incident_commander.executors.base import ExecutionResult
-
             result = ExecutionResult(status="failed", error=f"{type(exc).__name__}: {exc}")
         with engine.transaction() as journal:
             inc = engine.load(journal.session, incident_id)
@@ -129,7 +218,7 @@ def execute(engine: Engine, incident_id: str) -> list[Execution]:
             row.release_after = result.release_after
             row.error = result.error
             journal.event(inc, "automation", f"[AUTOMATION] {option} executed: {result.status}")
-            runs.append(row)
+            outcome.runs.append(row)
             if result.status == "succeeded":
                 inc.mitigated_at = row.finished_at
                 engine.move(journal, inc, Status.VALIDATING, f"{option} succeeded")
@@ -139,7 +228,7 @@ def execute(engine: Engine, incident_id: str) -> list[Execution]:
                     f"{option} finished: release {row.release_before} → {row.release_after}. "
                     "Recovery validation is running.",
                 )
-                return runs
+                return outcome
             journal.event(inc, "error", f"[ERROR] Rollback script failed: {result.error}.")
             remaining = chosen[attempt:]
             journal.notify(
@@ -150,4 +239,4 @@ def execute(engine: Engine, incident_id: str) -> list[Execution]:
             )
             if not remaining:
                 engine.move(journal, inc, Status.PLANNING, "every option of the plan failed")
-    return runs
+    return outcome

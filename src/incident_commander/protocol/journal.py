@@ -61,16 +61,19 @@ class Journal:
         self.emitted: list[tuple[str, str]] = []
         self.touched: set[str] = set()
         self.postmortem: set[str] = set()
+        self._heads: dict[str, tuple[int, str]] = {}
 
     def event(
         self, inc: Incident, kind: str, message: str, data: dict[str, Any] | None = None
     ) -> Event:
         """Append one timeline line, chained to the one before."""
-        last = self.session.scalars(
-            select(Event).where(Event.incident_id == inc.id).order_by(Event.seq.desc()).limit(1)
-        ).first()
-        seq = last.seq + 1 if last else 1
-        prev = last.hash if last else GENESIS
+        if inc.id not in self._heads:
+            last = self.session.scalars(
+                select(Event).where(Event.incident_id == inc.id).order_by(Event.seq.desc()).limit(1)
+            ).first()
+            self._heads[inc.id] = (last.seq, last.hash) if last else (0, GENESIS)
+        last_seq, prev = self._heads[inc.id]
+        seq = last_seq + 1
         at = utcnow()
         text = " ".join(message.split())
         line = event_line(seq, at, kind, text)
@@ -85,7 +88,7 @@ class Journal:
             hash=chain_hash(prev, line),
         )
         self.session.add(row)
-        self.session.flush()
+        self._heads[inc.id] = (seq, row.hash)
         inc.updated_at = at
         self.touched.add(inc.id)
         self.emitted.append((kind, text))

@@ -154,6 +154,7 @@ class Execution(Base):
     kind: Mapped[str] = mapped_column(String(64))
     decision_id: Mapped[int] = mapped_column(ForeignKey("decisions.id"))
     status: Mapped[str] = mapped_column(String(16))
+    owner: Mapped[str] = mapped_column(String(200))
     target_release: Mapped[str | None] = mapped_column(String(128))
     release_before: Mapped[str | None] = mapped_column(String(128))
     release_after: Mapped[str | None] = mapped_column(String(128))

@@ -103,6 +103,7 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(64), nullable=False),
         sa.Column("decision_id", sa.Integer(), sa.ForeignKey("decisions.id"), nullable=False),
         sa.Column("status", sa.String(16), nullable=False),
+        sa.Column("owner", sa.String(200), nullable=False),
         sa.Column("target_release", sa.String(128), nullable=True),
         sa.Column("release_before", sa.String(128), nullable=True),
         sa.Column("release_after", sa.String(128), nullable=True),
