@@ -24,8 +24,16 @@ def test_hostile_text_is_recorded_verbatim_and_runs_nothing(workspace: Workspace
     ids = []
     for text in HOSTILE:
         result = ws.ok(
-            "declare", "--title", text, "--service", "web", "--symptom", text,
-            "--detected-by", text, "--json",
+            "declare",
+            "--title",
+            text,
+            "--service",
+            "web",
+            "--symptom",
+            text,
+            "--detected-by",
+            text[:200],
+            "--json",
         )
         ids.append(json.loads(result.stdout)["incident_id"])
     for incident, text in zip(ids, HOSTILE, strict=True):
@@ -43,8 +51,9 @@ def test_hostile_text_is_recorded_verbatim_and_runs_nothing(workspace: Workspace
 def test_hostile_service_names_never_reach_a_command(workspace: Workspace) -> None:
     ws = workspace
     ws.configure([script_option("rollback", "rollback_ok.sh")])
-    incident = json.loads(ws.ok("declare", "--title", "t", "--service", "web; touch pwned",
-                                "--json").stdout)["incident_id"]
+    incident = json.loads(
+        ws.ok("declare", "--title", "t", "--service", "web; touch pwned", "--json").stdout
+    )["incident_id"]
     ws.ok("assess", incident, "--production", "--outage", "--as", "on-call", "--yes")
     planned = ws.ok("plan", incident)
     assert "no rollback mechanism is configured for service web; touch pwned" in planned.stderr
@@ -58,4 +67,17 @@ def test_unknown_source_and_empty_title_are_refused(workspace: Workspace) -> Non
     assert_clean_error(bad_source, 2, "unknown source 'rumour'")
     empty = workspace.ic("declare", "--title", "   ", "--service", "web")
     assert_clean_error(empty, 2, "an incident needs a title")
+    assert workspace.ok("list", "--json").stdout.strip() == "[]"
+
+
+def test_overlong_names_are_refused_not_truncated(workspace: Workspace) -> None:
+    workspace.configure()
+    long_service = workspace.ic("declare", "--title", "t", "--service", "s" * 129)
+    assert_clean_error(long_service, 2, "the service name is 129 characters long; at most 128")
+    long_reporter = workspace.ic(
+        "declare", "--title", "t", "--service", "web", "--detected-by", "r" * 5000
+    )
+    assert_clean_error(long_reporter, 2, "detected by is 5000 characters long")
+    long_version = workspace.ic("deploy", "record", "--service", "web", "--version", "v" * 300)
+    assert_clean_error(long_version, 2, "the version is 300 characters long")
     assert workspace.ok("list", "--json").stdout.strip() == "[]"

@@ -88,7 +88,7 @@ def run() -> None:
         sys.exit(130)
     except Exception as exc:  # the last guard: a bug must still not show a traceback
         err.print(
-            f"[bold red]Internal error:[/] {type(exc).__name__}: {escape(str(exc))}. "
+            f"[bold red]Internal error:[/] {type(exc).__name__}: {escape(str(exc)[:300])}. "
             "The store and evidence are unchanged beyond the last completed step.",
             highlight=False,
         )

@@ -44,6 +44,16 @@ SOURCES = (
 EventListener = Callable[[str, str], None]
 
 
+def bounded(what: str, value: str | None, limit: int) -> str | None:
+    """``value`` stripped, or a clear error when it is longer than its column allows."""
+    if value is None:
+        return None
+    value = value.strip()
+    if len(value) > limit:
+        raise InvalidInput(f"{what} is {len(value)} characters long; at most {limit} are allowed")
+    return value
+
+
 class Engine:
     """The protocol's steps. Each step is one transaction; evidence is written after commit."""
 
@@ -195,6 +205,10 @@ class Engine:
         """Remember a deployment; it feeds the suspect-deploy rule."""
         if not service.strip() or not version.strip():
             raise InvalidInput("a deploy needs a service and a version")
+        service = bounded("the service name", service, 128) or service
+        version = bounded("the version", version, 128) or version
+        commit = bounded("the commit", commit, 64)
+        deployed_by = bounded("deployed by", deployed_by, 200)
         with self.store.session() as session:
             deploy = Deploy(
                 service=service,
@@ -224,6 +238,10 @@ class Engine:
             raise InvalidInput(f"unknown source {source!r} (one of: {', '.join(SOURCES)})")
         if not title.strip():
             raise InvalidInput("an incident needs a title")
+        if not service.strip():
+            raise InvalidInput("an incident needs a service")
+        service = bounded("the service name", service, 128) or service
+        detected_by = bounded("detected by", detected_by, 200) or detected_by
         now = utcnow()
         first = first_signal_at or now
         for _attempt in range(5):
@@ -370,6 +388,7 @@ class Engine:
         """A person answers the pending approval (or the one named by ``kind``)."""
         if not approver.strip():
             raise InvalidInput("an answer needs the name of who gives it (--as NAME)")
+        approver = bounded("the approver's name", approver, 200) or approver
         with self.transaction() as journal:
             inc = self.load(journal.session, incident_id)
             pending = inc.pending_approval

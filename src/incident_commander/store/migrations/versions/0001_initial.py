@@ -60,7 +60,9 @@ def upgrade() -> None:
     op.create_table(
         "signals",
         sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
-        sa.Column("incident_id", sa.String(40), sa.ForeignKey("incidents.id"), index=True),
+        sa.Column(
+            "incident_id", sa.String(40), sa.ForeignKey("incidents.id"), nullable=False, index=True
+        ),
         sa.Column("at", UTCDateTime(), nullable=False),
         sa.Column("source", sa.String(32), nullable=False),
         sa.Column("detected_by", sa.String(200), nullable=False),
@@ -70,7 +72,9 @@ def upgrade() -> None:
     op.create_table(
         "events",
         sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
-        sa.Column("incident_id", sa.String(40), sa.ForeignKey("incidents.id"), index=True),
+        sa.Column(
+            "incident_id", sa.String(40), sa.ForeignKey("incidents.id"), nullable=False, index=True
+        ),
         sa.Column("seq", sa.Integer(), nullable=False),
         sa.Column("at", UTCDateTime(), nullable=False),
         sa.Column("kind", sa.String(64), nullable=False),
@@ -83,7 +87,9 @@ def upgrade() -> None:
     op.create_table(
         "decisions",
         sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
-        sa.Column("incident_id", sa.String(40), sa.ForeignKey("incidents.id"), index=True),
+        sa.Column(
+            "incident_id", sa.String(40), sa.ForeignKey("incidents.id"), nullable=False, index=True
+        ),
         sa.Column("kind", sa.String(16), nullable=False),
         sa.Column("subject", sa.Text(), nullable=False),
         sa.Column("prompt", sa.Text(), nullable=False),
@@ -97,7 +103,9 @@ def upgrade() -> None:
     op.create_table(
         "executions",
         sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
-        sa.Column("incident_id", sa.String(40), sa.ForeignKey("incidents.id"), index=True),
+        sa.Column(
+            "incident_id", sa.String(40), sa.ForeignKey("incidents.id"), nullable=False, index=True
+        ),
         sa.Column("idempotency_key", sa.String(200), nullable=False, unique=True),
         sa.Column("option_name", sa.String(128), nullable=False),
         sa.Column("kind", sa.String(64), nullable=False),
@@ -116,7 +124,9 @@ def upgrade() -> None:
     op.create_table(
         "notifications",
         sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
-        sa.Column("incident_id", sa.String(40), sa.ForeignKey("incidents.id"), index=True),
+        sa.Column(
+            "incident_id", sa.String(40), sa.ForeignKey("incidents.id"), nullable=False, index=True
+        ),
         sa.Column("at", UTCDateTime(), nullable=False),
         sa.Column("channel", sa.String(128), nullable=False),
         sa.Column("audience", sa.String(200), nullable=False),
