@@ -12,7 +12,7 @@ from rich.markup import escape
 from incident_commander.cli.render import console, err, print_json, print_record, record_dict
 from incident_commander.config import ApprovalKind
 from incident_commander.errors import InvalidInput
-from incident_commander.protocol.engine import SOURCES
+from incident_commander.protocol.intake import SOURCES
 from incident_commander.protocol.severity import Answers
 
 __all__ = ["register"]

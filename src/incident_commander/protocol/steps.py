@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -13,22 +12,16 @@ from incident_commander.checks.window import validate_window
 from incident_commander.clock import isoformat, utcnow
 from incident_commander.errors import InvalidInput, TransitionRejected
 from incident_commander.executors.base import ExecutionContext, ExecutorConfig
+from incident_commander.protocol import approvals
 from incident_commander.protocol.journal import Journal, phase_complete, phase_start
 from incident_commander.protocol.planning import options_for, recommend
-from incident_commander.protocol.states import Facts, Status, judge
-from incident_commander.store.models import Deploy, Execution, Incident
+from incident_commander.protocol.states import Status
+from incident_commander.store.models import Deploy, Incident
 
 if TYPE_CHECKING:
     from incident_commander.protocol.engine import Engine
 
-__all__ = ["close", "dismiss", "last_known_good", "plan", "resolve", "validate"]
-
-EXTENDED_MONITORING = (
-    "continuous checks for the first 30 minutes",
-    "every 10 minutes during the first hour",
-    "a check at 4 hours",
-    "a check at 24 hours",
-)
+__all__ = ["context_for", "last_known_good", "plan", "validate"]
 
 
 def last_known_good(session: Session, inc: Incident) -> str | None:
@@ -98,7 +91,7 @@ def plan(
                 f"(configured: {', '.join(names) or 'none'})"
             )
         assert inc.severity is not None
-        suspect = engine._suspect(session, inc)
+        suspect = engine.suspect_of(session, inc)
         rec = recommend(
             top_severity=engine.settings.scheme.rank(inc.severity) == 0,
             suspect_deploy=suspect is not None,
@@ -196,24 +189,16 @@ def _check_readiness(
     action = f"roll back {inc.service} to {ctx.target_release} via {first.name} ({first.kind})"
     if len(ready) > 1:
         action += f", then if it fails: {', '.join(ready[1:])}"
-    decision, policy = journal.ask(
+    approvals.ask(
+        engine,
+        journal,
         inc,
         "mitigation",
         action,
-        suspect=engine._suspect(journal.session, inc),
+        policy_says=f"approves {', '.join(ready)} for {inc.severity} on {inc.service}",
         action_names=tuple(ready),
         action_kinds=tuple(by_name[n].kind for n in ready),
     )
-    if policy:
-        engine._apply_answer(
-            journal,
-            inc,
-            decision,
-            True,
-            f"policy:{policy}",
-            "policy",
-            f"policy {policy} approves {', '.join(ready)} for {inc.severity} on {inc.service}",
-        )
 
 
 def validate(engine: Engine, incident_id: str) -> dict[str, Any]:
@@ -257,22 +242,14 @@ def validate(engine: Engine, incident_id: str) -> dict[str, Any]:
             inc.recovered_at = utcnow()
             journal.event(inc, "phase", phase_complete(3))
             journal.event(inc, "phase", phase_start(4))
-            decision, policy = journal.ask(
+            approvals.ask(
+                engine,
+                journal,
                 inc,
                 "resolution",
                 "system stabilized",
-                suspect=engine._suspect(journal.session, inc),
+                policy_says="confirms resolution after passed validation",
             )
-            if policy:
-                engine._apply_answer(
-                    journal,
-                    inc,
-                    decision,
-                    True,
-                    f"policy:{policy}",
-                    "policy",
-                    f"policy {policy} confirms resolution after passed validation",
-                )
         else:
             assert inc.severity is not None
             raised = engine.settings.scheme.raised(inc.severity)
@@ -296,92 +273,3 @@ def validate(engine: Engine, incident_id: str) -> dict[str, Any]:
                 f"Mitigation ran but {summary}. Back to planning; severity now {inc.severity}.",
             )
         return attempt
-
-
-def resolve(engine: Engine, journal: Journal, inc: Incident, approver: str) -> None:
-    """Resolution confirmed: record the summary, notify, schedule watching, archive evidence."""
-    engine.move(journal, inc, Status.RESOLVED, f"resolution confirmed by {approver}")
-    now = utcnow()
-    inc.resolved_at = now
-    done = journal.session.scalars(
-        select(Execution)
-        .where(Execution.incident_id == inc.id, Execution.status == "succeeded")
-        .order_by(Execution.id.desc())
-    ).first()
-    schedule = [
-        {"at": isoformat(now + timedelta(minutes=m)), "what": what}
-        for m, what in (
-            (30, EXTENDED_MONITORING[0]),
-            (60, EXTENDED_MONITORING[1]),
-            (240, EXTENDED_MONITORING[2]),
-            (1440, EXTENDED_MONITORING[3]),
-        )
-    ]
-    action = f"{done.option_name}: {done.release_before} → {done.release_after}" if done else "none"
-    sent = journal.notify(
-        inc,
-        f"[RESOLVED] {inc.service}: {inc.title} ({inc.id})",
-        f"Incident {inc.id} is resolved. Action: {action}. Recovery verified. "
-        "Post-mortem package follows.",
-    )
-    inc.resolution = {
-        "summary": f"recovered after {action}" if done else "recovered",
-        "confirmed_by": approver,
-        "action": action,
-        "release_after": done.release_after if done else None,
-        "extended_monitoring": schedule,
-        "stakeholders_informed": any(n.ok for n in sent),
-    }
-    journal.event(inc, "incident.resolved", f"resolved: {inc.resolution['summary']}")
-    engine.move(journal, inc, Status.MONITORING, "extended monitoring scheduled")
-    journal.event(inc, "phase", phase_complete(4))
-    journal.postmortem.add(inc.id)
-
-
-def close(engine: Engine, incident_id: str, *, closed_by: str) -> None:
-    """Close once gate 4 (resolution and documentation) passes."""
-    from incident_commander.protocol.gates import run_gate
-
-    record = engine.record(incident_id)
-    allowed = judge(
-        Status(record.incident.status), Status.CLOSED, Facts(documentation_complete=True)
-    )
-    if not allowed.accepted:
-        raise TransitionRejected(f"{incident_id}: {allowed.reason}")
-    result = run_gate("4", record, engine)
-    with engine.transaction() as journal:
-        inc = engine.load(journal.session, incident_id)
-        if result.passed:
-            engine.move(journal, inc, Status.CLOSED, f"closed by {closed_by}; gate 4 passed")
-            inc.closed_at = utcnow()
-        else:
-            journal.event(inc, "error", "[ERROR] Required incident evidence missing.")
-    if not result.passed:
-        raise TransitionRejected(
-            f"{incident_id}: [ERROR] Required incident evidence missing. {result.found}",
-            hint=result.next_step,
-        )
-
-
-def dismiss(engine: Engine, incident_id: str, *, reason: str, dismissed_by: str) -> None:
-    """A false positive: record it, do not escalate, and feed alert tuning."""
-    with engine.transaction() as journal:
-        inc = engine.load(journal.session, incident_id)
-        journal.event(
-            inc,
-            "alert",
-            "[ALERT] Potential false-positive detected. Incident severity not confirmed.",
-        )
-        engine.move(journal, inc, Status.FALSE_POSITIVE, f"{reason} (by {dismissed_by})")
-        inc.resolution = {
-            "false_positive": {
-                "signal": inc.title,
-                "service": inc.service,
-                "source": inc.source,
-                "reason": reason,
-                "recorded_by": dismissed_by,
-                "at": isoformat(utcnow()),
-                "suggestion": "lengthen the alert's confirmation window or raise its threshold, "
-                "or silence it during maintenance, so this signal does not page again",
-            }
-        }

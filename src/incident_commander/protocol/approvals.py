@@ -1,0 +1,154 @@
+"""The three approvals: asking (and letting a policy answer), answering, and what follows."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+
+from incident_commander.config import ApprovalKind
+from incident_commander.errors import ApprovalNotPending, InvalidInput
+from incident_commander.protocol import closing
+from incident_commander.protocol.journal import (
+    APPROVAL_LABEL,
+    Journal,
+    phase_complete,
+    phase_start,
+)
+from incident_commander.protocol.limits import bounded
+from incident_commander.protocol.states import Status
+from incident_commander.store.models import Decision, Incident
+
+if TYPE_CHECKING:
+    from incident_commander.protocol.engine import Engine
+
+__all__ = ["answer", "apply_answer", "ask", "pending_prompt"]
+
+
+def ask(
+    engine: Engine,
+    journal: Journal,
+    inc: Incident,
+    kind: ApprovalKind,
+    subject: str,
+    *,
+    policy_says: str,
+    action_names: tuple[str, ...] = (),
+    action_kinds: tuple[str, ...] = (),
+) -> None:
+    """Put a prompt to the humans; a policy whose conditions all hold answers it at once."""
+    decision, policy = journal.ask(
+        inc,
+        kind,
+        subject,
+        suspect=engine.suspect_of(journal.session, inc),
+        action_names=action_names,
+        action_kinds=action_kinds,
+    )
+    if policy:
+        apply_answer(
+            engine,
+            journal,
+            inc,
+            decision,
+            yes=True,
+            approver=f"policy:{policy}",
+            approver_type="policy",
+            rationale=f"policy {policy} {policy_says}",
+        )
+
+
+def answer(
+    engine: Engine,
+    incident_id: str,
+    *,
+    yes: bool,
+    approver: str,
+    rationale: str = "",
+    kind: ApprovalKind | None = None,
+) -> Decision:
+    """A person answers the pending approval (or the one named by ``kind``)."""
+    if not approver.strip():
+        raise InvalidInput("an answer needs the name of who gives it (--as NAME)")
+    approver = bounded("the approver's name", approver, 200) or approver
+    with engine.transaction() as journal:
+        inc = engine.load(journal.session, incident_id)
+        pending = inc.pending_approval
+        if pending is None or (kind is not None and kind != pending):
+            asked = APPROVAL_LABEL[kind] if kind else "approval"
+            now = APPROVAL_LABEL[pending] if pending else "nothing"
+            raise ApprovalNotPending(
+                f"{inc.id}: no {asked} is pending (status {inc.status}; pending: {now})"
+            )
+        decision = journal.session.scalars(
+            select(Decision)
+            .where(
+                Decision.incident_id == inc.id,
+                Decision.kind == pending,
+                Decision.answer.is_(None),
+            )
+            .order_by(Decision.id.desc())
+        ).first()
+        assert decision is not None
+        apply_answer(
+            engine,
+            journal,
+            inc,
+            decision,
+            yes=yes,
+            approver=approver,
+            approver_type="person",
+            rationale=rationale,
+        )
+        return decision
+
+
+def pending_prompt(engine: Engine, incident_id: str) -> str | None:
+    """The text of the approval the incident waits for, if any."""
+    with engine.store.session() as session:
+        inc = engine.load(session, incident_id, lock=False)
+        if not inc.pending_approval:
+            return None
+        decision = session.scalars(
+            select(Decision)
+            .where(Decision.incident_id == inc.id, Decision.answer.is_(None))
+            .order_by(Decision.id.desc())
+        ).first()
+        return decision.prompt if decision else None
+
+
+def apply_answer(
+    engine: Engine,
+    journal: Journal,
+    inc: Incident,
+    decision: Decision,
+    *,
+    yes: bool,
+    approver: str,
+    approver_type: str,
+    rationale: str,
+) -> None:
+    """Record the answer, then take the step it allows (or record the refusal)."""
+    journal.record_answer(
+        inc, decision, yes=yes, approver=approver, kind=approver_type, why=rationale
+    )
+    if decision.kind == "severity":
+        if yes:
+            inc.severity_confirmed = True
+            inc.acknowledged_at = decision.answered_at
+            engine.move(journal, inc, Status.PLANNING, f"severity {inc.severity} confirmed")
+            journal.event(inc, "phase", phase_complete(1))
+            journal.event(inc, "phase", phase_start(2))
+        else:
+            journal.event(
+                inc,
+                "alert",
+                "[ALERT] Potential false-positive detected. Incident severity not confirmed.",
+            )
+    elif decision.kind == "mitigation":
+        if not yes:
+            engine.move(journal, inc, Status.PLANNING, f"mitigation declined by {approver}")
+    elif yes:
+        closing.resolve(engine, journal, inc, approver)
+    else:
+        journal.event(inc, "progress", "resolution not confirmed; the incident stays open")

@@ -1,0 +1,114 @@
+"""Phase 4: resolving (summary, notification, watch schedule), closing, false positives."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+
+from incident_commander.clock import isoformat, utcnow
+from incident_commander.errors import TransitionRejected
+from incident_commander.protocol.gates import run_gate
+from incident_commander.protocol.journal import Journal, phase_complete
+from incident_commander.protocol.states import Facts, Status, judge
+from incident_commander.store.models import Execution, Incident
+
+if TYPE_CHECKING:
+    from incident_commander.protocol.engine import Engine
+
+__all__ = ["EXTENDED_MONITORING", "close", "dismiss", "resolve"]
+
+EXTENDED_MONITORING = (
+    "continuous checks for the first 30 minutes",
+    "every 10 minutes during the first hour",
+    "a check at 4 hours",
+    "a check at 24 hours",
+)
+
+
+def resolve(engine: Engine, journal: Journal, inc: Incident, approver: str) -> None:
+    """Resolution confirmed: record the summary, notify, schedule watching, archive evidence."""
+    engine.move(journal, inc, Status.RESOLVED, f"resolution confirmed by {approver}")
+    now = utcnow()
+    inc.resolved_at = now
+    done = journal.session.scalars(
+        select(Execution)
+        .where(Execution.incident_id == inc.id, Execution.status == "succeeded")
+        .order_by(Execution.id.desc())
+    ).first()
+    schedule = [
+        {"at": isoformat(now + timedelta(minutes=m)), "what": what}
+        for m, what in (
+            (30, EXTENDED_MONITORING[0]),
+            (60, EXTENDED_MONITORING[1]),
+            (240, EXTENDED_MONITORING[2]),
+            (1440, EXTENDED_MONITORING[3]),
+        )
+    ]
+    action = f"{done.option_name}: {done.release_before} → {done.release_after}" if done else "none"
+    sent = journal.notify(
+        inc,
+        f"[RESOLVED] {inc.service}: {inc.title} ({inc.id})",
+        f"Incident {inc.id} is resolved. Action: {action}. Recovery verified. "
+        "Post-mortem package follows.",
+    )
+    inc.resolution = {
+        "summary": f"recovered after {action}" if done else "recovered",
+        "confirmed_by": approver,
+        "action": action,
+        "release_after": done.release_after if done else None,
+        "extended_monitoring": schedule,
+        "stakeholders_informed": any(n.ok for n in sent),
+    }
+    journal.event(inc, "incident.resolved", f"resolved: {inc.resolution['summary']}")
+    engine.move(journal, inc, Status.MONITORING, "extended monitoring scheduled")
+    journal.event(inc, "phase", phase_complete(4))
+    journal.postmortem.add(inc.id)
+
+
+def close(engine: Engine, incident_id: str, *, closed_by: str) -> None:
+    """Close once gate 4 (resolution and documentation) passes."""
+    record = engine.record(incident_id)
+    allowed = judge(
+        Status(record.incident.status), Status.CLOSED, Facts(documentation_complete=True)
+    )
+    if not allowed.accepted:
+        raise TransitionRejected(f"{incident_id}: {allowed.reason}")
+    result = run_gate("4", record, engine)
+    with engine.transaction() as journal:
+        inc = engine.load(journal.session, incident_id)
+        if result.passed:
+            engine.move(journal, inc, Status.CLOSED, f"closed by {closed_by}; gate 4 passed")
+            inc.closed_at = utcnow()
+        else:
+            journal.event(inc, "error", "[ERROR] Required incident evidence missing.")
+    if not result.passed:
+        raise TransitionRejected(
+            f"{incident_id}: [ERROR] Required incident evidence missing. {result.found}",
+            hint=result.next_step,
+        )
+
+
+def dismiss(engine: Engine, incident_id: str, *, reason: str, dismissed_by: str) -> None:
+    """A false positive: record it, do not escalate, and feed alert tuning."""
+    with engine.transaction() as journal:
+        inc = engine.load(journal.session, incident_id)
+        journal.event(
+            inc,
+            "alert",
+            "[ALERT] Potential false-positive detected. Incident severity not confirmed.",
+        )
+        engine.move(journal, inc, Status.FALSE_POSITIVE, f"{reason} (by {dismissed_by})")
+        inc.resolution = {
+            "false_positive": {
+                "signal": inc.title,
+                "service": inc.service,
+                "source": inc.source,
+                "reason": reason,
+                "recorded_by": dismissed_by,
+                "at": isoformat(utcnow()),
+                "suggestion": "lengthen the alert's confirmation window or raise its threshold, "
+                "or silence it during maintenance, so this signal does not page again",
+            }
+        }

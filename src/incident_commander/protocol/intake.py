@@ -1,0 +1,200 @@
+"""Phase 1: deploy records, declaring an incident, and assessing its severity."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from incident_commander.clock import isoformat, utcnow
+from incident_commander.errors import InvalidInput, TransitionRejected
+from incident_commander.protocol import approvals
+from incident_commander.protocol.journal import phase_start
+from incident_commander.protocol.limits import bounded
+from incident_commander.protocol.severity import Answers, classify
+from incident_commander.protocol.states import Status
+from incident_commander.store.models import Deploy, Incident, Signal
+
+if TYPE_CHECKING:
+    from incident_commander.protocol.engine import Engine
+
+__all__ = ["SOURCES", "assess", "declare", "record_deploy"]
+
+SOURCES = (
+    "monitoring-alert",
+    "user-report",
+    "failed-run",
+    "audit",
+    "routine-check",
+    "health-probe",
+)
+
+
+def record_deploy(
+    engine: Engine,
+    *,
+    service: str,
+    version: str,
+    commit: str | None = None,
+    deployed_by: str | None = None,
+    deployed_at: datetime | None = None,
+) -> Deploy:
+    """Remember a deployment; it feeds the suspect-deploy rule."""
+    if not service.strip() or not version.strip():
+        raise InvalidInput("a deploy needs a service and a version")
+    service = bounded("the service name", service, 128) or service
+    version = bounded("the version", version, 128) or version
+    commit = bounded("the commit", commit, 64)
+    deployed_by = bounded("deployed by", deployed_by, 200)
+    with engine.store.session() as session:
+        deploy = Deploy(
+            service=service,
+            version=version,
+            commit=commit,
+            deployed_by=deployed_by,
+            deployed_at=deployed_at or utcnow(),
+        )
+        session.add(deploy)
+    return deploy
+
+
+def declare(
+    engine: Engine,
+    *,
+    title: str,
+    service: str,
+    source: str,
+    detected_by: str,
+    symptoms: list[str] | None = None,
+    first_signal_at: datetime | None = None,
+    details: dict[str, Any] | None = None,
+) -> str:
+    """Open an incident from a signal; returns its id."""
+    if source not in SOURCES:
+        raise InvalidInput(f"unknown source {source!r} (one of: {', '.join(SOURCES)})")
+    if not title.strip():
+        raise InvalidInput("an incident needs a title")
+    if not service.strip():
+        raise InvalidInput("an incident needs a service")
+    service = bounded("the service name", service, 128) or service
+    detected_by = bounded("detected by", detected_by, 200) or detected_by
+    now = utcnow()
+    first = first_signal_at or now
+    for _attempt in range(5):
+        try:
+            with engine.transaction() as journal:
+                session = journal.session
+                prefix = f"INC-{now:%Y%m%d}-"
+                taken = session.scalar(
+                    select(func.count()).select_from(Incident).where(Incident.id.like(prefix + "%"))
+                )
+                incident_id = f"{prefix}{(taken or 0) + 1:04d}"
+                suspect = engine.suspect_deploy(session, service, first)
+                inc = Incident(
+                    id=incident_id,
+                    title=title.strip(),
+                    service=service,
+                    source=source,
+                    detected_by=detected_by,
+                    symptoms=[s for s in (symptoms or []) if s.strip()],
+                    status=Status.DETECTED.value,
+                    severity_confirmed=False,
+                    suspect_deploy_id=suspect.id if suspect else None,
+                    first_signal_at=first,
+                    detected_at=now,
+                    updated_at=now,
+                )
+                session.add(inc)
+                session.flush()
+                journal.touched.add(inc.id)
+                journal.event(inc, "phase", phase_start(1))
+                session.add(
+                    Signal(
+                        incident_id=inc.id,
+                        at=first,
+                        source=source,
+                        detected_by=detected_by,
+                        summary=title.strip(),
+                        details=details or {},
+                    )
+                )
+                journal.event(
+                    inc,
+                    "incident.declared",
+                    f"{title.strip()} — service {service}, source {source}, "
+                    f"detected by {detected_by}; first signal {isoformat(first)}",
+                )
+                if suspect:
+                    journal.event(
+                        inc,
+                        "deploy.suspect",
+                        f"suspect deploy: {suspect.service} {suspect.version} at "
+                        f"{isoformat(suspect.deployed_at)}",
+                        {"deploy_id": suspect.id},
+                    )
+            return incident_id
+        except IntegrityError:
+            continue
+    raise TransitionRejected("could not allocate an incident id; try again")
+
+
+def assess(engine: Engine, incident_id: str, answers: Answers, *, assessed_by: str) -> str:
+    """Classify severity from recorded answers, notify, and ask for confirmation."""
+    with engine.transaction() as journal:
+        inc = engine.load(journal.session, incident_id)
+        if inc.severity_confirmed:
+            raise TransitionRejected(
+                f"{inc.id}: severity {inc.severity} is already confirmed; it is raised "
+                "by the engine when recovery fails"
+            )
+        if inc.pending_approval == "severity":
+            raise TransitionRejected(
+                f"{inc.id}: severity {inc.severity} awaits confirmation; answer it first "
+                "(`ic approve` --yes or --no)"
+            )
+        result = classify(answers, engine.settings.scheme)
+        history = list((inc.assessment or {}).get("history", []))
+        if inc.severity and inc.severity != result.severity:
+            history.append(
+                {
+                    "from": inc.severity,
+                    "to": result.severity,
+                    "at": isoformat(utcnow()),
+                    "reason": f"reassessed by {assessed_by}",
+                }
+            )
+        inc.assessment = {
+            "answers": answers.model_dump(mode="json"),
+            "path": result.path,
+            "assessed_by": assessed_by,
+            "assessed_at": isoformat(utcnow()),
+            "history": history,
+        }
+        inc.severity = result.severity
+        journal.event(inc, "progress", "Assessing incident severity and affected services...")
+        journal.event(
+            inc,
+            "severity.assessed",
+            f"classified {result.severity} by {assessed_by}: {' → '.join(result.path)}",
+        )
+        if inc.status != Status.TRIAGED:
+            engine.move(journal, inc, Status.TRIAGED, f"severity assessed as {inc.severity}")
+        level = engine.settings.scheme.level(inc.severity)
+        journal.notify(
+            inc,
+            f"[{inc.severity}] {inc.service}: {inc.title} ({inc.id})",
+            f"Incident {inc.id} on {inc.service} classified {inc.severity} ({level.meaning}); "
+            f"response target: {level.response}. Status: {inc.status}. "
+            f"Symptoms: {'; '.join(inc.symptoms) or 'none recorded'}.",
+        )
+        approvals.ask(
+            engine,
+            journal,
+            inc,
+            "severity",
+            inc.severity,
+            policy_says=f"approves {inc.severity} for {inc.service}",
+        )
+        return result.severity
