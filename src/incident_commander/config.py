@@ -4,6 +4,7 @@ plus ``IC_*`` environment variables, validated with Pydantic."""
 from __future__ import annotations
 
 import os
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -13,6 +14,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    SecretStr,
     ValidationError,
     field_validator,
     model_validator,
@@ -23,10 +25,11 @@ from incident_commander.checks.base import CheckConfig
 from incident_commander.errors import ConfigError
 from incident_commander.executors.base import IDENTIFIER, ExecutorConfig
 from incident_commander.notify.base import NotifierConfig
-from incident_commander.protocol.severity import PRESETS, SeverityScheme
+from incident_commander.protocol.severity import PRESETS, Answers, SeverityScheme
 
 __all__ = [
     "CONFIG_FILE",
+    "AlertSettings",
     "ApprovalKind",
     "Policy",
     "ProbeSettings",
@@ -132,6 +135,43 @@ class SeveritySettings(_Strict):
         return self.custom if self.custom is not None else PRESETS[self.scheme]
 
 
+class MaintenanceWindow(_Strict):
+    """Alerts of these services (all when empty) between the two times are not escalated."""
+
+    services: list[str] = Field(default_factory=list)
+    starts_at: datetime
+    ends_at: datetime
+    reason: str = "maintenance"
+
+
+class AssessRule(_Strict):
+    """Severity answers proposed for alerts whose labels match (``ic run`` uses them)."""
+
+    match: dict[str, str] = Field(min_length=1)
+    answers: Answers
+
+
+def _default_rules() -> list[AssessRule]:
+    return [
+        AssessRule(
+            match={"severity": "critical"},
+            answers=Answers(production_affected=True, outage=True),
+        ),
+        AssessRule(match={"severity": "page"}, answers=Answers(production_affected=True)),
+    ]
+
+
+class AlertSettings(_Strict):
+    """How alerts are grouped, and when one is a false positive."""
+
+    group_by: list[str] = Field(default_factory=lambda: ["service"], min_length=1)
+    confirmation_window_seconds: float = Field(default=60, ge=0)
+    flap_flips: int = Field(default=4, ge=2)
+    flap_window_seconds: float = Field(default=600, gt=0)
+    maintenance: list[MaintenanceWindow] = Field(default_factory=list)
+    assess: list[AssessRule] = Field(default_factory=_default_rules)
+
+
 class Settings(_Strict):
     """Everything the tool is configured with."""
 
@@ -145,6 +185,8 @@ class Settings(_Strict):
     services: dict[str, ServiceConfig] = Field(default_factory=dict)
     notifications: list[_Notifier] = Field(default_factory=list)
     policies: list[Policy] = Field(default_factory=list)
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
+    webhook_secret: SecretStr | None = None
 
     @field_validator("services")
     @classmethod
@@ -220,6 +262,9 @@ def load_settings(explicit: str | os.PathLike[str] | None = None) -> Settings:
     url = os.environ.get("IC_DATABASE_URL")
     if url:
         data = {**data, "database_url": url}
+    secret = os.environ.get("IC_WEBHOOK_SECRET")
+    if secret:
+        data = {**data, "webhook_secret": secret}
     try:
         settings = Settings.model_validate(data)
     except ValidationError as exc:

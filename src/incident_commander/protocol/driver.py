@@ -26,20 +26,14 @@ class RunOutcome:
     ok: bool
 
 
-def _probe_answers(engine: Engine, incident_id: str) -> Answers | None:
-    """A health probe that saw every critical check fail reports an outage of production."""
+def _proposed_answers(engine: Engine, incident_id: str) -> tuple[Answers, str] | None:
+    """Answers a signal proposed (a probe seeing an outage, an alert rule), newest first."""
     record = engine.record(incident_id)
-    signal = record.signals[0] if record.signals else None
-    if signal is None or record.incident.source != "health-probe":
-        return None
-    if not signal.details.get("all_critical_failing"):
-        return None
-    return Answers(
-        production_affected=True,
-        outage=True,
-        impacted_components=[record.incident.service],
-        customer_impact="every request to the service fails its health check",
-    )
+    for signal in reversed(record.signals):
+        proposal = signal.details.get("proposed_answers")
+        if proposal:
+            return Answers.model_validate(proposal["answers"]), str(proposal["by"])
+    return None
 
 
 def run(engine: Engine, incident_id: str) -> RunOutcome:
@@ -62,10 +56,11 @@ def run(engine: Engine, incident_id: str) -> RunOutcome:
         if status in (Status.DETECTED, Status.REOPENED) or (
             status == Status.TRIAGED and not inc.severity_confirmed
         ):
-            answers = _probe_answers(engine, incident_id) if not inc.assessment else None
-            if answers is None:
+            fresh = not inc.assessment or status == Status.REOPENED
+            proposal = _proposed_answers(engine, incident_id) if fresh else None
+            if proposal is None:
                 return stop(f"a severity assessment (`ic assess {incident_id}`)")
-            engine.assess(incident_id, answers, assessed_by="health probe (automatic)")
+            engine.assess(incident_id, proposal[0], assessed_by=f"{proposal[1]} (automatic)")
         elif status == Status.PLANNING:
             failures = [e for e in record.executions if e.status != "succeeded"]
             attempts = (inc.validation or {}).get("attempts") or []

@@ -140,6 +140,17 @@ class Engine:
         inc.status = target.value
         journal.event(inc, "status", f"{current} → {target}: {reason}")
 
+    def reopen(self, journal: Journal, inc: Incident, reason: str) -> None:
+        """A recurrence: back to assessment, with severity to be confirmed again."""
+        self.move(journal, inc, Status.REOPENED, reason)
+        inc.severity_confirmed = False
+        inc.pending_approval = None
+        journal.notify(
+            inc,
+            f"[REOPENED] {inc.service}: {inc.title} ({inc.id})",
+            f"Incident {inc.id} recurred: {reason}. Severity must be assessed and confirmed again.",
+        )
+
     def halt(self, journal: Journal, inc: Incident, reason: str) -> None:
         """Stop where we are until the missing input arrives."""
         if inc.status == Status.HALTED:

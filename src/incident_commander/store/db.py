@@ -15,7 +15,7 @@ from incident_commander.errors import StoreError
 
 __all__ = ["HEAD_REVISION", "Store", "open_store"]
 
-HEAD_REVISION = "0001"
+HEAD_REVISION = "0002"
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 

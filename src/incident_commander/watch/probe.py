@@ -6,6 +6,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from incident_commander.checks.base import CheckResult
 from incident_commander.checks.window import run_check
@@ -59,6 +60,19 @@ def watch_service(
     return None
 
 
+def outage_proposal(service: str) -> dict[str, Any]:
+    """What a probe that saw every critical check fail proposes: production is down."""
+    return {
+        "answers": {
+            "production_affected": True,
+            "outage": True,
+            "impacted_components": [service],
+            "customer_impact": "every request to the service fails its health check",
+        },
+        "by": "health probe",
+    }
+
+
 def declare_from_probe(engine: Engine, signal: ProbeSignal) -> str:
     """Open an incident from a probe signal."""
     failing = [r for r in signal.results if not r.passed]
@@ -74,6 +88,11 @@ def declare_from_probe(engine: Engine, signal: ProbeSignal) -> str:
             "threshold_reached_at": isoformat(signal.threshold_reached_at),
             "consecutive_failures": signal.consecutive_failures,
             "all_critical_failing": signal.all_critical_failing,
+            **(
+                {"proposed_answers": outage_proposal(signal.service)}
+                if signal.all_critical_failing
+                else {}
+            ),
             "results": [r.model_dump(mode="json") for r in signal.results],
         },
     )

@@ -1,0 +1,1 @@
+"""Alert intake: one parser per source, fingerprints, dedup, grouping and false positives."""

@@ -1,0 +1,342 @@
+"""Taking alerts in: deduplicate, group into incidents, spot false positives, record all.
+
+Each delivery is handled under one lock: its alerts are committed (and any incidents opened)
+before the caller answers the sender, so a 2xx means the alerts are durable.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+
+from incident_commander.alerts.signal import AlertSignal
+from incident_commander.alerts.tuning import write_alert_tuning
+from incident_commander.clock import isoformat, utcnow
+from incident_commander.protocol.journal import Journal
+from incident_commander.protocol.states import Status
+from incident_commander.store.models import Alert, Delivery, Incident, Signal
+
+if TYPE_CHECKING:
+    from incident_commander.protocol.engine import Engine
+
+__all__ = ["FALSE_POSITIVE", "AlertIntake", "IngestResult"]
+
+FALSE_POSITIVE = frozenset({"duplicate", "flapping", "resolved_in_window", "maintenance"})
+OPEN_FOR_JOINING = frozenset(
+    {
+        Status.DETECTED,
+        Status.TRIAGED,
+        Status.PLANNING,
+        Status.AWAITING_APPROVAL,
+        Status.EXECUTING,
+        Status.VALIDATING,
+        Status.HALTED,
+        Status.REOPENED,
+    }
+)
+UNCONFIRMED = frozenset({Status.DETECTED, Status.TRIAGED, Status.REOPENED})
+
+
+@dataclass
+class IngestResult:
+    """What became of each alert of a delivery."""
+
+    received: int = 0
+    alerts: list[dict[str, Any]] = field(default_factory=list)
+    opened: list[str] = field(default_factory=list)
+    replayed: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "received": self.received,
+            "alerts": self.alerts,
+            "incidents_opened": self.opened,
+            "replayed": self.replayed,
+        }
+
+
+@dataclass
+class _Pending:
+    alert_id: int
+    signal: AlertSignal
+    group_key: str
+
+
+class AlertIntake:
+    """The one way alerts enter the engine, from webhooks, files and probes."""
+
+    def __init__(self, engine: Engine, *, on_opened: Callable[[str], None] | None = None) -> None:
+        self.engine = engine
+        self.settings = engine.settings.alerts
+        self.on_opened = on_opened or (lambda incident_id: None)
+        self._lock = threading.Lock()
+
+    def group_key(self, signal: AlertSignal) -> str:
+        """The value of the first grouping label present, else the alert name."""
+        for label in self.settings.group_by:
+            if signal.labels.get(label):
+                return signal.labels[label][:128]
+        return signal.alertname[:128]
+
+    def proposed_answers(self, signal: AlertSignal) -> dict[str, Any] | None:
+        """Severity answers from the first assess rule whose labels all match."""
+        for rule in self.settings.assess:
+            if all(signal.labels.get(k) == v for k, v in rule.match.items()):
+                answers = rule.answers.model_copy(
+                    update={"impacted_components": [self.group_key(signal)]}
+                )
+                matched = ", ".join(f"{k}={v}" for k, v in rule.match.items())
+                return {"answers": answers.model_dump(mode="json"), "by": f"alert rule {matched}"}
+        return None
+
+    def ingest(
+        self, signals: list[AlertSignal], *, source: str, delivery_key: str | None = None
+    ) -> IngestResult:
+        """Record every alert; open, join, reopen or dismiss incidents; answer once per delivery."""
+        with self._lock:
+            if delivery_key is not None:
+                with self.engine.store.session() as session:
+                    seen = session.get(Delivery, delivery_key)
+                    if seen is not None:
+                        return IngestResult(
+                            received=seen.response.get("received", 0),
+                            alerts=seen.response.get("alerts", []),
+                            opened=seen.response.get("incidents_opened", []),
+                            replayed=True,
+                        )
+            result = IngestResult(received=len(signals))
+            pending: list[_Pending] = []
+            dismiss: dict[str, str] = {}
+            with self.engine.transaction() as journal:
+                for signal in signals:
+                    result.alerts.append(self._apply(journal, signal, pending, dismiss))
+            self._open(pending, result)
+            for incident_id, reason in dismiss.items():
+                self.engine.dismiss(incident_id, reason=reason, dismissed_by="alert intake")
+            if delivery_key is not None:
+                with self.engine.store.session() as session:
+                    session.add(
+                        Delivery(
+                            key=delivery_key,
+                            source=source,
+                            received_at=utcnow(),
+                            response=result.as_dict(),
+                        )
+                    )
+        if any(entry["outcome"] in FALSE_POSITIVE for entry in result.alerts):
+            write_alert_tuning(self.engine.store, self.engine.settings.evidence_dir)
+        for incident_id in result.opened:
+            self.on_opened(incident_id)
+        return result
+
+    # -- one alert -----------------------------------------------------------------------------
+
+    def _open_incident_for(self, journal: Journal, group_key: str) -> Incident | None:
+        return journal.session.scalars(
+            select(Incident)
+            .where(
+                Incident.service == group_key,
+                Incident.status.in_([s.value for s in OPEN_FOR_JOINING]),
+            )
+            .order_by(Incident.detected_at.desc())
+            .limit(1)
+        ).first()
+
+    def _maintenance(self, signal: AlertSignal, group_key: str, now: datetime) -> str | None:
+        for window in self.settings.maintenance:
+            if window.services and group_key not in window.services:
+                continue
+            if window.starts_at <= now <= window.ends_at:
+                return f"inside maintenance window ({window.reason})"
+        return None
+
+    def _attach(self, journal: Journal, inc: Incident, signal: AlertSignal, note: str) -> None:
+        journal.session.add(
+            Signal(
+                incident_id=inc.id,
+                at=utcnow(),
+                source=signal.source,
+                detected_by=signal.source,
+                summary=signal.summary[:10_000],
+                details={
+                    "labels": signal.labels,
+                    "annotations": signal.annotations,
+                    "fingerprint": signal.fingerprint,
+                    "status": signal.status,
+                },
+            )
+        )
+        journal.event(inc, "signal.received", f"{note}: {signal.alertname} ({signal.status})")
+
+    def _apply(
+        self,
+        journal: Journal,
+        signal: AlertSignal,
+        pending: list[_Pending],
+        dismiss: dict[str, str],
+    ) -> dict[str, Any]:
+        now = utcnow()
+        group_key = self.group_key(signal)
+        alert = journal.session.scalars(
+            select(Alert).where(
+                Alert.source == signal.source, Alert.fingerprint == signal.fingerprint
+            )
+        ).first()
+        if alert is None:
+            alert = Alert(
+                source=signal.source,
+                fingerprint=signal.fingerprint,
+                status=signal.status,
+                alertname=signal.alertname[:200],
+                group_key=group_key,
+                summary=signal.summary[:10_000],
+                labels=signal.labels,
+                annotations=signal.annotations,
+                starts_at=signal.starts_at,
+                ends_at=signal.ends_at,
+                first_seen=now,
+                last_seen=now,
+                occurrences=1,
+                flips=[],
+                outcome="recorded",
+            )
+            journal.session.add(alert)
+            journal.session.flush()
+            self._first_sight(journal, alert, signal, group_key, now, pending)
+        else:
+            self._repeat(journal, alert, signal, now, pending, dismiss)
+        return {
+            "fingerprint": alert.fingerprint,
+            "status": alert.status,
+            "outcome": alert.outcome,
+            "incident_id": alert.incident_id,
+            "reason": alert.reason,
+        }
+
+    def _first_sight(
+        self,
+        journal: Journal,
+        alert: Alert,
+        signal: AlertSignal,
+        group_key: str,
+        now: datetime,
+        pending: list[_Pending],
+    ) -> None:
+        if signal.status == "resolved":
+            alert.outcome, alert.reason = "cleared", "resolved before it was seen firing"
+            alert.resolved_at = now
+            return
+        maintenance = self._maintenance(signal, group_key, now)
+        if maintenance:
+            alert.outcome, alert.reason = "maintenance", maintenance
+            return
+        inc = self._open_incident_for(journal, group_key)
+        if inc is not None:
+            alert.outcome, alert.incident_id = "joined", inc.id
+            self._attach(journal, inc, signal, "alert joined")
+            return
+        alert.outcome = "opened"
+        pending.append(_Pending(alert.id, signal, group_key))
+
+    def _repeat(
+        self,
+        journal: Journal,
+        alert: Alert,
+        signal: AlertSignal,
+        now: datetime,
+        pending: list[_Pending],
+        dismiss: dict[str, str],
+    ) -> None:
+        alert.last_seen = now
+        alert.occurrences += 1
+        if signal.status == alert.status:
+            alert.outcome, alert.reason = "duplicate", f"repeat #{alert.occurrences}"
+            return
+        window = timedelta(seconds=self.settings.flap_window_seconds)
+        flips = [f for f in alert.flips if datetime.fromisoformat(f) >= now - window]
+        alert.flips = [*flips, isoformat(now)]
+        alert.status = signal.status
+        inc = journal.session.get(Incident, alert.incident_id) if alert.incident_id else None
+        unconfirmed = inc is not None and Status(inc.status) in UNCONFIRMED
+        if signal.status == "resolved":
+            alert.resolved_at = now
+            alert.ends_at = signal.ends_at or now
+            lived = (alert.ends_at - alert.starts_at).total_seconds()
+            if lived <= self.settings.confirmation_window_seconds and unconfirmed:
+                alert.outcome = "resolved_in_window"
+                alert.reason = (
+                    f"resolved after {lived:.0f} s, inside its "
+                    f"{self.settings.confirmation_window_seconds:g} s confirmation window"
+                )
+                assert inc is not None
+                dismiss[inc.id] = f"alert {alert.alertname} {alert.reason}"
+            else:
+                alert.outcome, alert.reason = "cleared", None
+            if inc is not None:
+                self._attach(journal, inc, signal, "alert cleared")
+            return
+        if len(alert.flips) >= self.settings.flap_flips:
+            alert.outcome = "flapping"
+            alert.reason = (
+                f"{len(alert.flips)} state changes within {self.settings.flap_window_seconds:g} s"
+            )
+            if unconfirmed:
+                assert inc is not None
+                dismiss[inc.id] = f"alert {alert.alertname} is flapping: {alert.reason}"
+            return
+        alert.resolved_at = None
+        alert.ends_at = None
+        if inc is not None and Status(inc.status) in OPEN_FOR_JOINING:
+            alert.outcome = "joined"
+            self._attach(journal, inc, signal, "alert firing again")
+        elif inc is not None and Status(inc.status) in (Status.RESOLVED, Status.MONITORING):
+            alert.outcome = "reopened"
+            self._attach(journal, inc, signal, "recurrence")
+            self.engine.reopen(journal, inc, f"alert {alert.alertname} fired again")
+        else:
+            alert.outcome = "opened"
+            pending.append(_Pending(alert.id, signal, alert.group_key))
+
+    def _open(self, pending: list[_Pending], result: IngestResult) -> None:
+        """Declare one incident per group; the group's other new alerts join it."""
+        by_group: dict[str, list[_Pending]] = {}
+        for item in pending:
+            by_group.setdefault(item.group_key, []).append(item)
+        for group_key, items in by_group.items():
+            first = items[0].signal
+            details: dict[str, Any] = {
+                "labels": first.labels,
+                "annotations": first.annotations,
+                "fingerprint": first.fingerprint,
+                "starts_at": isoformat(first.starts_at),
+            }
+            proposal = self.proposed_answers(first)
+            if proposal:
+                details["proposed_answers"] = proposal
+            incident_id = self.engine.declare(
+                title=f"{first.alertname}: {first.summary}"[:500],
+                service=group_key,
+                source="health-probe" if first.source == "health-probe" else "monitoring-alert",
+                detected_by=first.source,
+                symptoms=[first.summary[:1000]],
+                first_signal_at=min(first.starts_at, utcnow()),
+                details=details,
+            )
+            result.opened.append(incident_id)
+            with self.engine.transaction() as journal:
+                inc = self.engine.load(journal.session, incident_id)
+                for item in items:
+                    alert = journal.session.get(Alert, item.alert_id)
+                    assert alert is not None
+                    alert.incident_id = incident_id
+                    if item is not items[0]:
+                        alert.outcome = "joined"
+                        self._attach(journal, inc, item.signal, "alert joined")
+            for entry in result.alerts:
+                if entry["fingerprint"] in {i.signal.fingerprint for i in items}:
+                    entry["incident_id"] = incident_id
