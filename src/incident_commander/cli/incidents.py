@@ -9,11 +9,12 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
-from incident_commander.cli.render import console, err, print_json, print_record, record_dict
+from incident_commander.cli.render import console, err, print_json, print_record
 from incident_commander.config import ApprovalKind
 from incident_commander.errors import InvalidInput
 from incident_commander.protocol.intake import SOURCES
 from incident_commander.protocol.severity import Answers
+from incident_commander.views import incident_row, record_dict
 
 __all__ = ["register"]
 
@@ -309,22 +310,10 @@ def register(app: typer.Typer) -> None:
         """List incidents, newest first."""
         from rich.table import Table
 
-        from incident_commander.clock import isoformat
-
         rows = ctx.obj.commander().engine.list_incidents(
             status=status, service=service, severity=severity
         )
-        data: list[dict[str, Any]] = [
-            {
-                "id": r.id,
-                "status": r.status,
-                "severity": r.severity,
-                "service": r.service,
-                "title": r.title,
-                "detected_at": isoformat(r.detected_at),
-            }
-            for r in rows
-        ]
+        data: list[dict[str, Any]] = [incident_row(r) for r in rows]
         if json_out:
             print_json(data)
             return
@@ -345,7 +334,7 @@ def register(app: typer.Typer) -> None:
         record = engine.record(incident_id)
         prompt = engine.pending_prompt(incident_id)
         if json_out:
-            print_json(record_dict(record, prompt))
+            print_json(record_dict(record, prompt, engine.alerts_of(incident_id)))
         else:
             print_record(record, prompt)
 

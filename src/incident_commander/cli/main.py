@@ -63,11 +63,12 @@ def main(
 
 
 def _register() -> None:
-    from incident_commander.cli import demo, evidence, incidents, setup
+    from incident_commander.cli import demo, evidence, incidents, serve, setup
 
     setup.register(app)
     incidents.register(app)
     evidence.register(app)
+    serve.register(app)
     demo.register(app)
 
 

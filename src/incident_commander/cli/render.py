@@ -48,29 +48,6 @@ def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
 
 
-def record_dict(record: IncidentRecord, pending_prompt: str | None) -> dict[str, Any]:
-    """The incident as a plain dictionary (the same shape the API returns)."""
-    inc = record.incident
-    return {
-        "id": inc.id,
-        "title": inc.title,
-        "service": inc.service,
-        "status": inc.status,
-        "severity": inc.severity,
-        "severity_confirmed": inc.severity_confirmed,
-        "pending_approval": inc.pending_approval,
-        "pending_prompt": pending_prompt,
-        "halt_reason": inc.halt_reason,
-        "suspect_deploy": record.suspect_deploy.version if record.suspect_deploy else None,
-        "first_signal_at": isoformat(inc.first_signal_at),
-        "detected_at": isoformat(inc.detected_at),
-        "timeline": [
-            {"seq": e.seq, "at": isoformat(e.at), "kind": e.kind, "message": e.message}
-            for e in record.events
-        ],
-    }
-
-
 def print_record(record: IncidentRecord, pending_prompt: str | None) -> None:
     """A readable view of one incident: status, severity, what it waits for, timeline."""
     inc = record.incident

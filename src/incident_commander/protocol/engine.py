@@ -22,7 +22,7 @@ from incident_commander.protocol.postmortem import write_postmortem, write_repor
 from incident_commander.protocol.severity import Answers
 from incident_commander.protocol.states import Facts, Status, judge
 from incident_commander.store.db import Store
-from incident_commander.store.models import Decision, Deploy, Execution, Incident
+from incident_commander.store.models import Alert, Decision, Deploy, Execution, Incident
 
 __all__ = ["Engine", "EventListener"]
 
@@ -83,6 +83,15 @@ class Engine:
             statement = statement.where(Incident.severity == severity)
         with self.store.session() as session:
             return list(session.scalars(statement))
+
+    def alerts_of(self, incident_id: str) -> list[Alert]:
+        """The alerts that opened or joined an incident, oldest first."""
+        with self.store.session() as session:
+            return list(
+                session.scalars(
+                    select(Alert).where(Alert.incident_id == incident_id).order_by(Alert.id)
+                )
+            )
 
     def sync(self, incident_id: str, *, postmortem: bool = False) -> None:
         """Re-render the incident folder from the store (also the crash-recovery path)."""

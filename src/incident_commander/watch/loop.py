@@ -1,0 +1,123 @@
+"""Background work for a long-running server: the probe loop and the incident driver."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from typing import TYPE_CHECKING
+
+from incident_commander.alerts.signal import AlertSignal
+from incident_commander.checks.window import run_check
+from incident_commander.clock import utcnow
+from incident_commander.config import ServiceConfig
+from incident_commander.watch.probe import watch_service
+
+if TYPE_CHECKING:
+    from incident_commander.alerts.intake import AlertIntake
+    from incident_commander.protocol.engine import Engine
+
+__all__ = ["Driver", "ProbeLoop"]
+
+log = logging.getLogger("incident_commander")
+
+
+class Driver:
+    """One thread that drives opened incidents (``Engine.run``), one at a time, in order."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._work, name="ic-driver", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def submit(self, incident_id: str) -> None:
+        self._queue.put(incident_id)
+
+    def stop(self) -> None:
+        self._queue.put(None)
+        self._thread.join(timeout=30)
+
+    def _work(self) -> None:
+        while (incident_id := self._queue.get()) is not None:
+            try:
+                outcome = self.engine.run(incident_id)
+                log.info(
+                    "%s: %s%s",
+                    incident_id,
+                    outcome.status,
+                    f"; needs {outcome.needs}" if outcome.needs else "",
+                )
+            except Exception:  # one incident's failure must not stop the driver
+                log.exception("driving %s failed", incident_id)
+
+
+def _probe_signal(name: str, status: str, summary: str, critical: bool) -> AlertSignal:
+    return AlertSignal(
+        source="health-probe",
+        fingerprint=f"probe:{name}"[:128],
+        status=status,
+        labels={
+            "alertname": "HealthCheckFailing",
+            "service": name,
+            "severity": "critical" if critical else "warning",
+        },
+        annotations={"summary": summary},
+        summary=summary,
+        starts_at=utcnow(),
+    )
+
+
+class ProbeLoop:
+    """Probe every configured service; failures and recoveries go through the alert intake."""
+
+    def __init__(self, services: dict[str, ServiceConfig], intake: AlertIntake) -> None:
+        self.services = {n: s for n, s in services.items() if s.health_checks}
+        self.intake = intake
+        self.stopping = threading.Event()
+        self._threads = [
+            threading.Thread(target=self._watch, args=(n, s), name=f"ic-probe-{n}", daemon=True)
+            for n, s in self.services.items()
+        ]
+
+    def start(self) -> None:
+        for thread in self._threads:
+            thread.start()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        for thread in self._threads:
+            thread.join(timeout=10)
+
+    def _watch(self, name: str, service: ServiceConfig) -> None:
+        while not self.stopping.is_set():
+            signal = watch_service(name, service, stop=self.stopping)
+            if signal is None:
+                return
+            failing = "; ".join(f"{r.name}: {r.observed}" for r in signal.results if not r.passed)
+            firing = _probe_signal(
+                name,
+                "firing",
+                f"{name} health checks failing: {failing}",
+                signal.all_critical_failing,
+            )
+            firing.starts_at = signal.first_failure_at
+            try:
+                self.intake.ingest([firing], source="health-probe")
+            except Exception:
+                log.exception("recording the probe failure of %s failed", name)
+            while not self.stopping.wait(service.probe.interval_seconds):
+                results = [run_check(check) for check in service.health_checks]
+                if all(r.passed for r in results if r.critical):
+                    break
+            if self.stopping.is_set():
+                return
+            try:
+                self.intake.ingest(
+                    [_probe_signal(name, "resolved", f"{name} health checks pass again", False)],
+                    source="health-probe",
+                )
+            except Exception:
+                log.exception("recording the probe recovery of %s failed", name)

@@ -1,0 +1,1 @@
+"""The HTTP door: webhooks, the REST API and operational endpoints, on FastAPI."""

@@ -1,0 +1,297 @@
+"""The REST API under ``/api/v1``: everything the CLI does, through the same engine."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, Field
+
+from incident_commander.clock import isoformat
+from incident_commander.evidence.record import load_record
+from incident_commander.evidence.verify import verify
+from incident_commander.protocol.engine import Engine
+from incident_commander.protocol.gates import run_gates
+from incident_commander.protocol.postmortem import write_report
+from incident_commander.protocol.severity import Answers
+from incident_commander.views import incident_row, record_dict
+from incident_commander.web.security import check_access
+
+__all__ = ["router"]
+
+
+def _authorised(request: Request) -> None:
+    check_access(request, None, webhook=False)
+
+
+router = APIRouter(prefix="/api/v1", tags=["api"], dependencies=[Depends(_authorised)])
+
+
+def _engine(request: Request) -> Engine:
+    engine: Engine = request.app.state.commander.engine
+    return engine
+
+
+@contextmanager
+def _timed(request: Request, step: str) -> Iterator[None]:
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        request.app.state.metrics.steps.labels(step).observe(time.perf_counter() - started)
+
+
+def _view(engine: Engine, incident_id: str) -> dict[str, Any]:
+    return record_dict(
+        engine.record(incident_id),
+        engine.pending_prompt(incident_id),
+        engine.alerts_of(incident_id),
+    )
+
+
+class Declaration(BaseModel):
+    title: str = Field(min_length=1, max_length=10_000)
+    service: str = Field(min_length=1, max_length=128)
+    source: str = "user-report"
+    detected_by: str = Field(default="api", max_length=200)
+    symptoms: list[str] = Field(default_factory=list, max_length=100)
+
+
+class Assessment(BaseModel):
+    answers: Answers
+    assessed_by: str = Field(min_length=1, max_length=200)
+
+
+class ApprovalAnswer(BaseModel):
+    answer: Literal["yes", "no"]
+    approver: str = Field(min_length=1, max_length=200)
+    reason: str = Field(default="", max_length=10_000)
+    kind: Literal["severity", "mitigation", "resolution"] | None = None
+
+
+class PlanRequest(BaseModel):
+    root_cause_known: bool = False
+    fix_minutes: float | None = Field(default=None, ge=0)
+    option: str | None = Field(default=None, max_length=128)
+    chosen_by: str = Field(default="api", max_length=200)
+
+
+class Dismissal(BaseModel):
+    reason: str = Field(min_length=1, max_length=10_000)
+    dismissed_by: str = Field(min_length=1, max_length=200)
+
+
+class Closing(BaseModel):
+    closed_by: str = Field(min_length=1, max_length=200)
+
+
+class DeployEvent(BaseModel):
+    service: str = Field(min_length=1, max_length=128)
+    version: str = Field(min_length=1, max_length=128)
+    commit: str | None = Field(default=None, max_length=64)
+    deployed_by: str | None = Field(default=None, max_length=200)
+    deployed_at: datetime | None = None
+
+
+@router.get("/incidents")
+def list_incidents(
+    request: Request,
+    status: Annotated[str | None, Query(max_length=32)] = None,
+    service: Annotated[str | None, Query(max_length=128)] = None,
+    severity: Annotated[str | None, Query(max_length=32)] = None,
+) -> list[dict[str, Any]]:
+    """Incidents, newest first (the same rows as `ic list --json`)."""
+    rows = _engine(request).list_incidents(status=status, service=service, severity=severity)
+    return [incident_row(r) for r in rows]
+
+
+@router.post("/incidents", status_code=201)
+def declare(request: Request, body: Declaration) -> dict[str, Any]:
+    """Open an incident by hand (phase 1)."""
+    engine = _engine(request)
+    incident_id = engine.declare(
+        title=body.title,
+        service=body.service,
+        source=body.source,
+        detected_by=body.detected_by,
+        symptoms=body.symptoms,
+    )
+    return _view(engine, incident_id)
+
+
+@router.get("/incidents/{incident_id}")
+def show(request: Request, incident_id: str) -> dict[str, Any]:
+    """One incident with its alerts and timeline (the same as `ic show --json`)."""
+    return _view(_engine(request), incident_id)
+
+
+@router.post("/incidents/{incident_id}/assess")
+def assess(request: Request, incident_id: str, body: Assessment) -> dict[str, Any]:
+    """Answer the severity questions."""
+    engine = _engine(request)
+    with _timed(request, "assess"):
+        engine.assess(incident_id, body.answers, assessed_by=body.assessed_by)
+    return _view(engine, incident_id)
+
+
+@router.post("/incidents/{incident_id}/approvals")
+def approve(request: Request, incident_id: str, body: ApprovalAnswer) -> dict[str, Any]:
+    """Answer the pending approval (severity, mitigation or resolution)."""
+    engine = _engine(request)
+    engine.answer(
+        incident_id,
+        yes=body.answer == "yes",
+        approver=body.approver,
+        rationale=body.reason,
+        kind=body.kind,
+    )
+    return _view(engine, incident_id)
+
+
+@router.post("/incidents/{incident_id}/plan")
+def plan(request: Request, incident_id: str, body: PlanRequest) -> dict[str, Any]:
+    """Write the plan, check readiness, ask for approval (or halt)."""
+    engine = _engine(request)
+    with _timed(request, "plan"):
+        engine.plan(
+            incident_id,
+            root_cause_known=body.root_cause_known,
+            fix_minutes=body.fix_minutes,
+            option=body.option,
+            chosen_by=body.chosen_by,
+        )
+    return _view(engine, incident_id)
+
+
+@router.post("/incidents/{incident_id}/execute")
+def execute(request: Request, incident_id: str) -> dict[str, Any]:
+    """Run the approved mitigation (refused without confirmed severity and approval)."""
+    engine = _engine(request)
+    with _timed(request, "execute"):
+        outcome = engine.execute(incident_id)
+    return {
+        "succeeded": outcome.succeeded,
+        "recovered": outcome.recovered,
+        "runs": [
+            {
+                "option": r.option_name,
+                "status": r.status,
+                "error": r.error,
+                "release_before": r.release_before,
+                "release_after": r.release_after,
+            }
+            for r in outcome.runs
+        ],
+        "incident": _view(engine, incident_id),
+    }
+
+
+@router.post("/incidents/{incident_id}/validate")
+def validate(request: Request, incident_id: str) -> dict[str, Any]:
+    """Validate recovery over the configured window."""
+    engine = _engine(request)
+    with _timed(request, "validate"):
+        attempt = engine.validate(incident_id)
+    return {
+        "verdict": attempt.get("verdict"),
+        "critical_pass_rate": attempt.get("critical_pass_rate"),
+        "incident": _view(engine, incident_id),
+    }
+
+
+@router.post("/incidents/{incident_id}/run")
+def run(request: Request, incident_id: str) -> dict[str, Any]:
+    """Take every next step whose inputs exist; say what a person must do next."""
+    engine = _engine(request)
+    with _timed(request, "run"):
+        outcome = engine.run(incident_id)
+    return {
+        "incident_id": outcome.incident_id,
+        "status": outcome.status,
+        "needs": outcome.needs,
+        "ok": outcome.ok,
+    }
+
+
+@router.post("/incidents/{incident_id}/dismiss")
+def dismiss(request: Request, incident_id: str, body: Dismissal) -> dict[str, Any]:
+    """Record a false positive."""
+    engine = _engine(request)
+    engine.dismiss(incident_id, reason=body.reason, dismissed_by=body.dismissed_by)
+    return _view(engine, incident_id)
+
+
+@router.post("/incidents/{incident_id}/close")
+def close(request: Request, incident_id: str, body: Closing) -> dict[str, Any]:
+    """Close a resolved incident once gate 4 passes."""
+    engine = _engine(request)
+    engine.close(incident_id, closed_by=body.closed_by)
+    return _view(engine, incident_id)
+
+
+@router.get("/incidents/{incident_id}/gates")
+def gates(
+    request: Request,
+    incident_id: str,
+    gate: Annotated[str, Query(max_length=16)] = "all",
+    sla: Annotated[float | None, Query(gt=0)] = None,
+    threshold: Annotated[float | None, Query(gt=0, le=1)] = None,
+) -> dict[str, Any]:
+    """The quality gates (the same as `ic gate check --json`)."""
+    engine = _engine(request)
+    results = run_gates(
+        gate, engine.record(incident_id), engine, sla_minutes=sla, threshold=threshold
+    )
+    return {
+        "incident_id": incident_id,
+        "passed": all(r.passed for r in results),
+        "gates": [r.model_dump() for r in results],
+    }
+
+
+@router.post("/incidents/{incident_id}/report")
+def report(request: Request, incident_id: str) -> dict[str, Any]:
+    """(Re)write INCIDENT-REPORT.md from the record."""
+    engine = _engine(request)
+    with engine.store.session() as session:
+        record = load_record(session, engine.load(session, incident_id, lock=False))
+        write_report(engine, session, record)
+    return {"path": str(engine.evidence.path(incident_id) / "INCIDENT-REPORT.md")}
+
+
+@router.get("/incidents/{incident_id}/evidence")
+def evidence(request: Request, incident_id: str) -> dict[str, Any]:
+    """Verify the timeline chain and every artifact hash."""
+    engine = _engine(request)
+    with engine.store.session() as session:
+        record = load_record(session, engine.load(session, incident_id, lock=False))
+        result = verify(session, engine.evidence, record)
+    return {
+        "incident_id": incident_id,
+        "ok": result.ok,
+        "events": result.events,
+        "files": result.files,
+        "problems": result.problems,
+    }
+
+
+@router.post("/deployments", status_code=201)
+def deployment(request: Request, body: DeployEvent) -> dict[str, Any]:
+    """Record a deploy; it feeds the suspect-deploy rule."""
+    deploy = _engine(request).record_deploy(
+        service=body.service,
+        version=body.version,
+        commit=body.commit,
+        deployed_by=body.deployed_by,
+        deployed_at=body.deployed_at,
+    )
+    return {
+        "id": deploy.id,
+        "service": deploy.service,
+        "version": deploy.version,
+        "deployed_at": isoformat(deploy.deployed_at),
+    }

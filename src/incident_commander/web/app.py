@@ -1,0 +1,90 @@
+"""The FastAPI application: one Commander, its alert intake, background driver and probes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+
+from incident_commander import __version__
+from incident_commander.alerts.intake import AlertIntake
+from incident_commander.app import Commander
+from incident_commander.watch.loop import Driver, ProbeLoop
+from incident_commander.web import api, webhooks
+from incident_commander.web.errors import install_error_handlers
+from incident_commander.web.metrics import Metrics
+from incident_commander.web.security import BodyLimit
+
+__all__ = ["BODY_LIMIT", "create_app"]
+
+BODY_LIMIT = 1024 * 1024
+
+
+def create_app(
+    commander: Commander,
+    *,
+    token: str | None = None,
+    probes: bool = True,
+    body_limit: int = BODY_LIMIT,
+) -> FastAPI:
+    """Build the HTTP service around ``commander``."""
+    driver = Driver(commander.engine)
+    intake = AlertIntake(commander.engine, on_opened=driver.submit)
+    loop = ProbeLoop(commander.settings.services, intake) if probes else None
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        driver.start()
+        if loop is not None:
+            loop.start()
+        try:
+            yield
+        finally:
+            if loop is not None:
+                loop.stop()
+            driver.stop()
+
+    app = FastAPI(
+        title="Incident Commander",
+        version=__version__,
+        description="Alerts in, incidents run by the protocol, evidence out.",
+        lifespan=lifespan,
+    )
+    secret = commander.settings.webhook_secret
+    app.state.commander = commander
+    app.state.intake = intake
+    app.state.driver = driver
+    app.state.token = token
+    app.state.webhook_secret = secret.get_secret_value() if secret else None
+    app.state.metrics = Metrics(commander.store)
+    install_error_handlers(app)
+    app.include_router(webhooks.router)
+    app.include_router(api.router)
+
+    @app.get("/healthz", tags=["ops"])
+    def healthz() -> dict[str, str]:
+        """The process answers."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["ops"])
+    def readyz(request: Request) -> Any:
+        """The store answers too."""
+        try:
+            with commander.store.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+        except Exception as exc:
+            return JSONResponse({"status": "unavailable", "error": str(exc)[:200]}, 503)
+        return {"status": "ready"}
+
+    @app.get("/metrics", tags=["ops"])
+    def metrics(request: Request) -> Response:
+        """Prometheus text format."""
+        return Response(generate_latest(app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    app.add_middleware(BodyLimit, limit=body_limit)
+    return app
