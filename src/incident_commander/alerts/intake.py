@@ -263,9 +263,19 @@ class AlertIntake:
         alert.status = signal.status
         inc = journal.session.get(Incident, alert.incident_id) if alert.incident_id else None
         unconfirmed = inc is not None and Status(inc.status) in UNCONFIRMED
+        if len(alert.flips) >= self.settings.flap_flips:
+            alert.outcome = "flapping"
+            alert.reason = (
+                f"{len(alert.flips)} state changes within {self.settings.flap_window_seconds:g} s"
+            )
+            if unconfirmed:
+                assert inc is not None
+                dismiss[inc.id] = f"alert {alert.alertname} is flapping: {alert.reason}"
+            return
         if signal.status == "resolved":
             alert.resolved_at = now
-            alert.ends_at = signal.ends_at or now
+            ends = signal.ends_at
+            alert.ends_at = ends if ends is not None and ends >= alert.starts_at else now
             lived = (alert.ends_at - alert.starts_at).total_seconds()
             if lived <= self.settings.confirmation_window_seconds and unconfirmed:
                 alert.outcome = "resolved_in_window"
@@ -279,15 +289,6 @@ class AlertIntake:
                 alert.outcome, alert.reason = "cleared", None
             if inc is not None:
                 self._attach(journal, inc, signal, "alert cleared")
-            return
-        if len(alert.flips) >= self.settings.flap_flips:
-            alert.outcome = "flapping"
-            alert.reason = (
-                f"{len(alert.flips)} state changes within {self.settings.flap_window_seconds:g} s"
-            )
-            if unconfirmed:
-                assert inc is not None
-                dismiss[inc.id] = f"alert {alert.alertname} is flapping: {alert.reason}"
             return
         alert.resolved_at = None
         alert.ends_at = None

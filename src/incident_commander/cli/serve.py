@@ -106,7 +106,8 @@ def register(app: typer.Typer) -> None:
             err.print(
                 f"No IC_API_TOKEN is set, so Incident Commander listens on loopback only "
                 f"(127.0.0.1) instead of {host}. Set IC_API_TOKEN, or pass "
-                "--allow-unauthenticated to listen there anyway."
+                "--allow-unauthenticated to listen there anyway.",
+                soft_wrap=True,
             )
             host = "127.0.0.1"
         elif token is None:

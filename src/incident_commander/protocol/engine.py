@@ -96,7 +96,7 @@ class Engine:
     def sync(self, incident_id: str, *, postmortem: bool = False) -> None:
         """Re-render the incident folder from the store (also the crash-recovery path)."""
         with self.store.session() as session:
-            record = load_record(session, self.load(session, incident_id, lock=False))
+            record = load_record(session, self.load(session, incident_id))
             self.evidence.sync(session, record)
             if postmortem:
                 write_postmortem(self, session, record)

@@ -26,12 +26,24 @@ def _normalise(url: str) -> str:
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # Transactions are begun by _sqlite_begin, not by the driver.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def _sqlite_begin(connection: Any) -> None:
+    """Take SQLite's write lock when a transaction starts, so steps never interleave.
+
+    SQLite has one writer; a transaction that read first and wrote later would fail (or
+    compute a stale sequence number) when another committed in between. Beginning
+    IMMEDIATE serialises them the way PostgreSQL's row locks do.
+    """
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def _migrate(engine: Engine) -> None:
@@ -92,6 +104,7 @@ def open_store(url: str) -> Store:
         raise StoreError(f"invalid database URL {url!r}: {exc}") from None
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
     try:
         if _current_revision(engine) != HEAD_REVISION:
             _migrate(engine)
