@@ -34,6 +34,9 @@ def serve(workdir: Path, port: int) -> None:
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
+            if self.path.startswith("/metrics"):
+                self._metrics()
+                return
             if self.path.startswith("/health"):
                 status = 200 if healthy else 500
                 body = {"status": "ok" if healthy else "error", "version": version}
@@ -46,6 +49,23 @@ def serve(workdir: Path, port: int) -> None:
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
+
+        def _metrics(self) -> None:
+            if healthy:
+                text = (
+                    "# HELP demo_release_info The release being served.\n"
+                    "# TYPE demo_release_info gauge\n"
+                    f'demo_release_info{{version="{version}"}} 1\n'
+                ).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain; version=0.0.4")
+            else:
+                text = b"release broken\n"
+                self.send_response(500)
+                self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", str(len(text)))
+            self.end_headers()
+            self.wfile.write(text)
 
         def log_message(self, format: str, *args: object) -> None:
             return
