@@ -42,6 +42,10 @@ def _body_schema(model: type[BaseModel]) -> dict[str, Any]:
     }
 
 
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
 async def read_json(request: Request, *, webhook: bool) -> tuple[bytes, Any]:
     """The raw body and its JSON, after the access check; 401, 415 or 400 otherwise."""
     body = await request.body()
@@ -50,7 +54,7 @@ async def read_json(request: Request, *, webhook: bool) -> tuple[bytes, Any]:
     if content_type != "application/json" and not content_type.endswith("+json"):
         raise RequestRejected(415, f"expected Content-Type application/json, got {content_type!r}")
     try:
-        return body, json.loads(body)
+        return body, json.loads(body, parse_constant=_no_constants)
     except (ValueError, RecursionError) as exc:
         raise RequestRejected(400, f"malformed JSON: {str(exc)[:200]}") from None
 
