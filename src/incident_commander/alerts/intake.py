@@ -62,9 +62,20 @@ class IngestResult:
 
 @dataclass
 class _Pending:
-    alert_id: int
+    alert: Alert
     signal: AlertSignal
     group_key: str
+
+
+@dataclass
+class _Batch:
+    """What one delivery is working with, inside its transaction."""
+
+    journal: Journal
+    known: dict[tuple[str, str], Alert]
+    pending: list[_Pending] = field(default_factory=list)
+    dismiss: dict[str, str] = field(default_factory=dict)
+    open_by_group: dict[str, Incident | None] = field(default_factory=dict)
 
 
 class AlertIntake:
@@ -110,13 +121,19 @@ class AlertIntake:
                             replayed=True,
                         )
             result = IngestResult(received=len(signals))
-            pending: list[_Pending] = []
-            dismiss: dict[str, str] = {}
-            with self.engine.transaction() as journal:
+            newly_false: list[bool] = []
+            with self.engine.transaction() as journal, journal.session.no_autoflush:
+                batch = _Batch(journal, self._known(journal, signals))
                 for signal in signals:
-                    result.alerts.append(self._apply(journal, signal, pending, dismiss))
-            self._open(pending, result)
-            for incident_id, reason in dismiss.items():
+                    alert = batch.known.get((signal.source, signal.fingerprint))
+                    was = alert.outcome if alert is not None else None
+                    entry = self._apply(batch, signal, alert)
+                    newly_false.append(
+                        entry["outcome"] in FALSE_POSITIVE and was != entry["outcome"]
+                    )
+                    result.alerts.append(entry)
+            self._open(batch.pending, result)
+            for incident_id, reason in batch.dismiss.items():
                 self.engine.dismiss(incident_id, reason=reason, dismissed_by="alert intake")
             if delivery_key is not None:
                 with self.engine.store.session() as session:
@@ -128,7 +145,7 @@ class AlertIntake:
                             response=result.as_dict(),
                         )
                     )
-        if any(entry["outcome"] in FALSE_POSITIVE for entry in result.alerts):
+        if any(newly_false):
             write_alert_tuning(self.engine.store, self.engine.settings.evidence_dir)
         for incident_id in result.opened:
             self.on_opened(incident_id)
@@ -136,7 +153,12 @@ class AlertIntake:
 
     # -- one alert -----------------------------------------------------------------------------
 
-    def _open_incident_for(self, journal: Journal, group_key: str) -> Incident | None:
+    def _open_incident_for(self, batch: _Batch, group_key: str) -> Incident | None:
+        if group_key not in batch.open_by_group:
+            batch.open_by_group[group_key] = self._query_open_incident(batch.journal, group_key)
+        return batch.open_by_group[group_key]
+
+    def _query_open_incident(self, journal: Journal, group_key: str) -> Incident | None:
         return journal.session.scalars(
             select(Incident)
             .where(
@@ -173,20 +195,22 @@ class AlertIntake:
         )
         journal.event(inc, "signal.received", f"{note}: {signal.alertname} ({signal.status})")
 
-    def _apply(
-        self,
-        journal: Journal,
-        signal: AlertSignal,
-        pending: list[_Pending],
-        dismiss: dict[str, str],
-    ) -> dict[str, Any]:
+    def _known(self, journal: Journal, signals: list[AlertSignal]) -> dict[tuple[str, str], Alert]:
+        """The alerts of this delivery already on record, loaded in one query per source."""
+        known: dict[tuple[str, str], Alert] = {}
+        by_source: dict[str, set[str]] = {}
+        for signal in signals:
+            by_source.setdefault(signal.source, set()).add(signal.fingerprint)
+        for source, fingerprints in by_source.items():
+            rows = journal.session.scalars(
+                select(Alert).where(Alert.source == source, Alert.fingerprint.in_(fingerprints))
+            )
+            known.update({(row.source, row.fingerprint): row for row in rows})
+        return known
+
+    def _apply(self, batch: _Batch, signal: AlertSignal, alert: Alert | None) -> dict[str, Any]:
         now = utcnow()
         group_key = self.group_key(signal)
-        alert = journal.session.scalars(
-            select(Alert).where(
-                Alert.source == signal.source, Alert.fingerprint == signal.fingerprint
-            )
-        ).first()
         if alert is None:
             alert = Alert(
                 source=signal.source,
@@ -205,11 +229,11 @@ class AlertIntake:
                 flips=[],
                 outcome="recorded",
             )
-            journal.session.add(alert)
-            journal.session.flush()
-            self._first_sight(journal, alert, signal, group_key, now, pending)
+            batch.journal.session.add(alert)
+            batch.known[(alert.source, alert.fingerprint)] = alert
+            self._first_sight(batch, alert, signal, group_key, now)
         else:
-            self._repeat(journal, alert, signal, now, pending, dismiss)
+            self._repeat(batch, alert, signal, now)
         return {
             "fingerprint": alert.fingerprint,
             "status": alert.status,
@@ -219,13 +243,7 @@ class AlertIntake:
         }
 
     def _first_sight(
-        self,
-        journal: Journal,
-        alert: Alert,
-        signal: AlertSignal,
-        group_key: str,
-        now: datetime,
-        pending: list[_Pending],
+        self, batch: _Batch, alert: Alert, signal: AlertSignal, group_key: str, now: datetime
     ) -> None:
         if signal.status == "resolved":
             alert.outcome, alert.reason = "cleared", "resolved before it was seen firing"
@@ -235,23 +253,16 @@ class AlertIntake:
         if maintenance:
             alert.outcome, alert.reason = "maintenance", maintenance
             return
-        inc = self._open_incident_for(journal, group_key)
+        inc = self._open_incident_for(batch, group_key)
         if inc is not None:
             alert.outcome, alert.incident_id = "joined", inc.id
-            self._attach(journal, inc, signal, "alert joined")
+            self._attach(batch.journal, inc, signal, "alert joined")
             return
         alert.outcome = "opened"
-        pending.append(_Pending(alert.id, signal, group_key))
+        batch.pending.append(_Pending(alert, signal, group_key))
 
-    def _repeat(
-        self,
-        journal: Journal,
-        alert: Alert,
-        signal: AlertSignal,
-        now: datetime,
-        pending: list[_Pending],
-        dismiss: dict[str, str],
-    ) -> None:
+    def _repeat(self, batch: _Batch, alert: Alert, signal: AlertSignal, now: datetime) -> None:
+        journal, dismiss = batch.journal, batch.dismiss
         alert.last_seen = now
         alert.occurrences += 1
         if signal.status == alert.status:
@@ -301,7 +312,7 @@ class AlertIntake:
             self.engine.reopen(journal, inc, f"alert {alert.alertname} fired again")
         else:
             alert.outcome = "opened"
-            pending.append(_Pending(alert.id, signal, alert.group_key))
+            batch.pending.append(_Pending(alert, signal, alert.group_key))
 
     def _open(self, pending: list[_Pending], result: IngestResult) -> None:
         """Declare one incident per group; the group's other new alerts join it."""
@@ -332,7 +343,7 @@ class AlertIntake:
             with self.engine.transaction() as journal:
                 inc = self.engine.load(journal.session, incident_id)
                 for item in items:
-                    alert = journal.session.get(Alert, item.alert_id)
+                    alert = journal.session.get(Alert, item.alert.id)
                     assert alert is not None
                     alert.incident_id = incident_id
                     if item is not items[0]:

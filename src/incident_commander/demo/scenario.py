@@ -70,7 +70,7 @@ class DemoSettings:
     detect_timeout_s: float = 60.0
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -201,7 +201,7 @@ def setup_by_hand(workdir: Path, *, timings: DemoSettings | None = None) -> dict
     timings = timings or DemoSettings()
     workdir = workdir.resolve()
     _prepare(workdir)
-    port = _free_port()
+    port = free_port()
     write_demo_setup(workdir, port, timings, with_policies=False)
     commander = Commander.from_config(workdir / "ic.yaml")
     try:
@@ -231,7 +231,7 @@ def run_demo(
     tell = say or (lambda kind, text: None)
     workdir = workdir.resolve()
     _prepare(workdir)
-    port = _free_port()
+    port = free_port()
     write_demo_setup(workdir, port, timings)
     commander = Commander.from_config(workdir / "ic.yaml", on_event=on_event)
     try:

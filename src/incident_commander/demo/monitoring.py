@@ -1,4 +1,7 @@
-"""Real Prometheus and Alertmanager (Debian's packages) on loopback ports, for e2e tests."""
+"""Real Prometheus and Alertmanager (Debian's packages) on loopback ports.
+
+Used by the end-to-end tests and the ingest benchmark; nothing here is a stand-in.
+"""
 
 from __future__ import annotations
 
@@ -9,21 +12,20 @@ import time
 from pathlib import Path
 
 import httpx
-import pytest
 import yaml
 
-from tests.workspace import free_port
+from incident_commander.demo.scenario import free_port
 
 PACKAGES = {"prometheus": "prometheus", "prometheus-alertmanager": "prometheus-alertmanager"}
 
 
-def ensure_installed() -> None:
-    """Install the Debian packages when they are missing (the tests are run as root here)."""
+def ensure_installed() -> str | None:
+    """Install the Debian packages when they are missing; return why that is impossible."""
     missing = [pkg for binary, pkg in PACKAGES.items() if shutil.which(binary) is None]
     if not missing:
-        return
+        return None
     if os.geteuid() != 0 or shutil.which("apt-get") is None:
-        pytest.skip(f"needs {', '.join(missing)} (Debian packages) and root to install them")
+        return f"needs {', '.join(missing)} (Debian packages) and root to install them"
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     subprocess.run(["apt-get", "update", "-qq"], check=True, env=env, timeout=600)
     subprocess.run(
@@ -32,6 +34,7 @@ def ensure_installed() -> None:
         env=env,
         timeout=900,
     )
+    return None
 
 
 class Process:
@@ -64,9 +67,12 @@ class Process:
             self.proc.wait()
 
 
-def start_alertmanager(root: Path, webhook_url: str) -> tuple[Process, str]:
-    """Alertmanager routing every alert to ``webhook_url``, with short intervals."""
+def start_alertmanager(root: Path, webhook_url: str | None) -> tuple[Process, str]:
+    """Alertmanager routing every alert to ``webhook_url`` (nowhere when ``None``)."""
     port = free_port()
+    receiver: dict[str, object] = {"name": "ic"}
+    if webhook_url is not None:
+        receiver["webhook_configs"] = [{"url": webhook_url, "send_resolved": True}]
     config = {
         "route": {
             "receiver": "ic",
@@ -75,9 +81,7 @@ def start_alertmanager(root: Path, webhook_url: str) -> tuple[Process, str]:
             "group_interval": "1s",
             "repeat_interval": "1h",
         },
-        "receivers": [
-            {"name": "ic", "webhook_configs": [{"url": webhook_url, "send_resolved": True}]}
-        ],
+        "receivers": [receiver],
     }
     (root / "alertmanager.yml").write_text(yaml.safe_dump(config))
     (root / "am-data").mkdir(exist_ok=True)

@@ -1,0 +1,190 @@
+"""Alert ingest: `ic serve` against a real Alertmanager, side by side, on the same batches.
+
+Both receive the same batches (100 alerts each, from a pool of 1,000 alerts over 20 services,
+so the first batches open incidents and later ones repeat) from a few concurrent connections
+for the same time. A 2xx from `ic serve` means the alerts are committed to its store.
+Then single-alert posts at a fixed rate measure `ic serve`'s latency.
+
+Usage: python bench/ingest.py [--seconds 5] [--connections 4] [--rate 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from incident_commander.demo.monitoring import ensure_installed, start_alertmanager
+from incident_commander.demo.scenario import free_port
+
+POOL = 1000
+BATCH = 100
+
+
+def _labels(n: int) -> dict[str, str]:
+    return {"alertname": f"BenchAlert{n}", "service": f"svc-{n % 20}", "severity": "warning"}
+
+
+def _batches() -> itertools.cycle[list[int]]:
+    return itertools.cycle([list(range(i, i + BATCH)) for i in range(0, POOL, BATCH)])
+
+
+def ic_body(numbers: list[int], tick: int) -> dict[str, Any]:
+    return {
+        "version": "4",
+        "status": "firing",
+        "receiver": "bench",
+        "groupKey": f"bench-{tick}",
+        "alerts": [
+            {
+                "status": "firing",
+                "labels": _labels(n),
+                "annotations": {"summary": f"bench alert {n}"},
+                "startsAt": "2026-11-23T03:00:00Z",
+            }
+            for n in numbers
+        ],
+    }
+
+
+def am_body(numbers: list[int], tick: int) -> list[dict[str, Any]]:
+    return [
+        {
+            "labels": _labels(n),
+            "annotations": {"summary": f"bench alert {n}"},
+            "startsAt": "2026-11-23T03:00:00Z",
+            "generatorURL": f"http://bench/{tick}",
+        }
+        for n in numbers
+    ]
+
+
+def hammer(
+    url: str, make: Callable[[list[int], int], Any], seconds: float, connections: int
+) -> tuple[int, int]:
+    """Post batches from ``connections`` threads for ``seconds``; return (alerts, errors)."""
+    counts = {"alerts": 0, "errors": 0}
+    lock = threading.Lock()
+    ticks = itertools.count()
+    batches = _batches()
+    deadline = time.monotonic() + seconds
+
+    def worker() -> None:
+        with httpx.Client(timeout=30) as client:
+            while time.monotonic() < deadline:
+                with lock:
+                    numbers, tick = next(batches), next(ticks)
+                response = client.post(url, json=make(numbers, tick))
+                with lock:
+                    if response.is_success:
+                        counts["alerts"] += len(numbers)
+                    else:
+                        counts["errors"] += 1
+
+    threads = [threading.Thread(target=worker) for _ in range(connections)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return counts["alerts"], counts["errors"]
+
+
+def latency(url: str, rate: float, seconds: float) -> list[float]:
+    """Single-alert posts at a fixed rate (open loop); return each latency in ms."""
+    results: list[float] = []
+    lock = threading.Lock()
+    interval = 1 / rate
+    start = time.monotonic()
+    total = int(rate * seconds)
+    local = threading.local()
+
+    def send(i: int) -> None:
+        if not hasattr(local, "client"):
+            local.client = httpx.Client(timeout=30)
+        body = ic_body([i % POOL], 10_000 + i)
+        began = time.perf_counter()
+        response = local.client.post(url, json=body)
+        elapsed = (time.perf_counter() - began) * 1000
+        if response.is_success:
+            with lock:
+                results.append(elapsed)
+
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=32) as pool:
+        for i in range(total):
+            delay = start + i * interval - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            pool.submit(send, i)
+    return results
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=5)
+    parser.add_argument("--connections", type=int, default=4)
+    parser.add_argument("--rate", type=float, default=200)
+    args = parser.parse_args()
+    problem = ensure_installed()
+    if problem:
+        print(f"cannot run: {problem}")
+        return 2
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        port = free_port()
+        env = {**os.environ, "IC_DATABASE_URL": f"sqlite:///{root / 'ic.db'}"}
+        env.pop("IC_CONFIG", None)
+        ic = [str(Path(sys.executable).parent / "ic"), "serve", "--port", str(port), "--no-probes"]
+        with (root / "serve.log").open("ab") as log:
+            server = subprocess.Popen(ic, cwd=root, env=env, stdout=log, stderr=log)
+        alertmanager, am_url = start_alertmanager(root, None)
+        try:
+            ic_url = f"http://127.0.0.1:{port}"
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                try:
+                    if httpx.get(f"{ic_url}/healthz").is_success:
+                        break
+                except httpx.TransportError:
+                    time.sleep(0.1)
+            am_alerts, am_errors = hammer(
+                f"{am_url}/api/v2/alerts", am_body, args.seconds, args.connections
+            )
+            ic_alerts, ic_errors = hammer(
+                f"{ic_url}/webhooks/alertmanager", ic_body, args.seconds, args.connections
+            )
+            samples = latency(f"{ic_url}/webhooks/alertmanager", args.rate, args.seconds)
+        finally:
+            alertmanager.stop()
+            server.terminate()
+            server.wait(timeout=15)
+    am_rate = am_alerts / args.seconds
+    ic_rate = ic_alerts / args.seconds
+    print(f"batches of {BATCH} alerts, {args.connections} connections, {args.seconds:g} s each")
+    print(f"Alertmanager (baseline): {am_rate:10.0f} alerts/s  ({am_errors} failed requests)")
+    print(f"ic serve (durable):      {ic_rate:10.0f} alerts/s  ({ic_errors} failed requests)")
+    print(f"ratio ic / Alertmanager: {ic_rate / am_rate:10.2f}  (milestone >= 0.3, goal >= 1.0)")
+    if samples:
+        samples.sort()
+        p99 = samples[min(len(samples) - 1, int(len(samples) * 0.99))]
+        print(
+            f"single-alert posts at {args.rate:g}/s: {len(samples)} ok, "
+            f"p50 {statistics.median(samples):.1f} ms, p99 {p99:.1f} ms (target p99 < 50 ms)"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
