@@ -42,7 +42,7 @@ def test_documented_commands_succeed(path: Path, tmp_path: Path) -> None:
         (tmp_path / name).symlink_to(ROOT / name)
     script = ["set -u"]
     for n, line in enumerate(lines):
-        script += [line, f'echo "__rc__ {n} $?"']
+        script += [line, f'rc=$?; echo; echo "__rc__ {n} $rc"']
     env = {
         **os.environ,
         "COLUMNS": "200",
