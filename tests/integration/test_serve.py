@@ -214,6 +214,12 @@ def test_bad_requests_get_clear_errors_and_are_counted(serve: Factory) -> None:
         "/webhooks/alertmanager", am_payload(am_alert(), futureField={"x": 1})
     )
     assert unknown_fields.status_code == 200
+    # The same delivery retried: the same answer, marked as a replay, and nothing changes.
+    retried = server.post("/webhooks/alertmanager", am_payload(am_alert(), futureField={"x": 1}))
+    assert retried.json() == {**unknown_fields.json(), "replayed": True}
+    incident = unknown_fields.json()["incidents_opened"][0]
+    alerts = server.client.get(f"/api/v1/incidents/{incident}").json()["alerts"]
+    assert alerts[0]["occurrences"] == 1
     unknown_id = server.client.get("/api/v1/incidents/INC-00000000-0000")
     assert unknown_id.status_code == 404 and "no incident" in unknown_id.json()["error"]
     metrics = server.client.get("/metrics").text

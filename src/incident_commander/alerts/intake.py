@@ -110,19 +110,17 @@ class AlertIntake:
     ) -> IngestResult:
         """Record every alert; open, join, reopen or dismiss incidents; answer once per delivery."""
         with self._lock:
-            if delivery_key is not None:
-                with self.engine.store.session() as session:
-                    seen = session.get(Delivery, delivery_key)
-                    if seen is not None:
-                        return IngestResult(
-                            received=seen.response.get("received", 0),
-                            alerts=seen.response.get("alerts", []),
-                            opened=seen.response.get("incidents_opened", []),
-                            replayed=True,
-                        )
             result = IngestResult(received=len(signals))
             newly_false: list[bool] = []
             with self.engine.transaction() as journal, journal.session.no_autoflush:
+                seen = journal.session.get(Delivery, delivery_key) if delivery_key else None
+                if seen is not None:
+                    return IngestResult(
+                        received=seen.response.get("received", 0),
+                        alerts=seen.response.get("alerts", []),
+                        opened=seen.response.get("incidents_opened", []),
+                        replayed=True,
+                    )
                 batch = _Batch(journal, self._known(journal, signals))
                 for signal in signals:
                     alert = batch.known.get((signal.source, signal.fingerprint))
@@ -132,24 +130,25 @@ class AlertIntake:
                         entry["outcome"] in FALSE_POSITIVE and was != entry["outcome"]
                     )
                     result.alerts.append(entry)
-            self._open(batch.pending, result)
-            for incident_id, reason in batch.dismiss.items():
-                self.engine.dismiss(incident_id, reason=reason, dismissed_by="alert intake")
-            if delivery_key is not None:
-                with self.engine.store.session() as session:
-                    session.add(
-                        Delivery(
-                            key=delivery_key,
-                            source=source,
-                            received_at=utcnow(),
-                            response=result.as_dict(),
-                        )
-                    )
+                settled = not batch.pending and not batch.dismiss
+                if delivery_key is not None and settled:
+                    journal.session.add(self._delivery(delivery_key, source, result))
+            if not settled:
+                self._open(batch.pending, result)
+                for incident_id, reason in batch.dismiss.items():
+                    self.engine.dismiss(incident_id, reason=reason, dismissed_by="alert intake")
+                if delivery_key is not None:
+                    with self.engine.store.session() as session:
+                        session.add(self._delivery(delivery_key, source, result))
         if any(newly_false):
             write_alert_tuning(self.engine.store, self.engine.settings.evidence_dir)
         for incident_id in result.opened:
             self.on_opened(incident_id)
         return result
+
+    @staticmethod
+    def _delivery(key: str, source: str, result: IngestResult) -> Delivery:
+        return Delivery(key=key, source=source, received_at=utcnow(), response=result.as_dict())
 
     # -- one alert -----------------------------------------------------------------------------
 
