@@ -8,7 +8,6 @@ import typer
 from rich.markup import escape
 
 from incident_commander.cli.render import console, print_gates, print_json
-from incident_commander.evidence.verify import verify
 from incident_commander.protocol.gates import run_gates
 
 __all__ = ["register"]
@@ -61,12 +60,7 @@ def register(app: typer.Typer) -> None:
         json_out: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
     ) -> None:
         """Recompute the timeline hash chain and every artifact hash; exit 0 when all match."""
-        engine = ctx.obj.commander().engine
-        with engine.store.session() as session:
-            from incident_commander.evidence.record import load_record
-
-            record = load_record(session, engine.load(session, incident_id, lock=False))
-            result = verify(session, engine.evidence, record)
+        result = ctx.obj.commander().engine.verify(incident_id)
         if json_out:
             print_json(
                 {

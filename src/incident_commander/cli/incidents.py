@@ -341,16 +341,7 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def report(ctx: typer.Context, incident_id: IncidentId) -> None:
         """(Re)write INCIDENT-REPORT.md from what was recorded."""
-        from incident_commander.protocol.postmortem import write_report
-        from incident_commander.reports.report import REPORT
-
-        engine = ctx.obj.commander().engine
-        with engine.store.session() as session:
-            from incident_commander.evidence.record import load_record
-
-            record = load_record(session, engine.load(session, incident_id, lock=False))
-            write_report(engine, session, record)
-        console.print(str(engine.evidence.path(incident_id) / REPORT))
+        console.print(str(ctx.obj.commander().engine.report(incident_id)))
 
 
 def _status_line(ctx: typer.Context, incident_id: str) -> None:

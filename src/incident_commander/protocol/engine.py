@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
@@ -14,6 +15,7 @@ from incident_commander.config import ApprovalKind, Settings
 from incident_commander.errors import IncidentNotFound, TransitionRejected
 from incident_commander.evidence.folder import EvidenceFolder
 from incident_commander.evidence.record import IncidentRecord, load_record
+from incident_commander.evidence.verify import Verification, verify
 from incident_commander.protocol import approvals, closing, driver, execution, intake, steps
 from incident_commander.protocol.driver import RunOutcome
 from incident_commander.protocol.execution import ExecutionOutcome
@@ -21,6 +23,7 @@ from incident_commander.protocol.journal import Journal
 from incident_commander.protocol.postmortem import write_postmortem, write_report
 from incident_commander.protocol.severity import Answers
 from incident_commander.protocol.states import Facts, Status, judge
+from incident_commander.reports.report import REPORT
 from incident_commander.store.db import Store
 from incident_commander.store.models import Alert, Decision, Deploy, Execution, Incident
 
@@ -288,6 +291,19 @@ class Engine:
     def dismiss(self, incident_id: str, *, reason: str, dismissed_by: str) -> None:
         """Record the incident as a false positive."""
         closing.dismiss(self, incident_id, reason=reason, dismissed_by=dismissed_by)
+
+    def report(self, incident_id: str) -> Path:
+        """(Re)write INCIDENT-REPORT.md from the record; return its path."""
+        with self.store.session() as session:
+            record = load_record(session, self.load(session, incident_id))
+            write_report(self, session, record)
+        return self.evidence.path(incident_id) / REPORT
+
+    def verify(self, incident_id: str) -> Verification:
+        """Recompute the timeline chain and every recorded artifact hash."""
+        with self.store.session() as session:
+            record = load_record(session, self.load(session, incident_id, lock=False))
+            return verify(session, self.evidence, record)
 
     def run(self, incident_id: str) -> RunOutcome:
         """Drive the incident as far as approvals and policies allow."""

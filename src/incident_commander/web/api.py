@@ -12,11 +12,8 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
 from incident_commander.clock import isoformat
-from incident_commander.evidence.record import load_record
-from incident_commander.evidence.verify import verify
 from incident_commander.protocol.engine import Engine
 from incident_commander.protocol.gates import run_gates
-from incident_commander.protocol.postmortem import write_report
 from incident_commander.protocol.severity import Answers
 from incident_commander.views import incident_row, record_dict
 from incident_commander.web.security import check_access
@@ -256,20 +253,13 @@ def gates(
 @router.post("/incidents/{incident_id}/report")
 def report(request: Request, incident_id: str) -> dict[str, Any]:
     """(Re)write INCIDENT-REPORT.md from the record."""
-    engine = _engine(request)
-    with engine.store.session() as session:
-        record = load_record(session, engine.load(session, incident_id, lock=False))
-        write_report(engine, session, record)
-    return {"path": str(engine.evidence.path(incident_id) / "INCIDENT-REPORT.md")}
+    return {"path": str(_engine(request).report(incident_id))}
 
 
 @router.get("/incidents/{incident_id}/evidence")
 def evidence(request: Request, incident_id: str) -> dict[str, Any]:
     """Verify the timeline chain and every artifact hash."""
-    engine = _engine(request)
-    with engine.store.session() as session:
-        record = load_record(session, engine.load(session, incident_id, lock=False))
-        result = verify(session, engine.evidence, record)
+    result = _engine(request).verify(incident_id)
     return {
         "incident_id": incident_id,
         "ok": result.ok,
