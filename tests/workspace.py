@@ -103,6 +103,7 @@ class Workspace:
         *,
         policies: list[dict[str, Any]] | None = None,
         window: float = 1.0,
+        service_extra: dict[str, Any] | None = None,
         **top: Any,
     ) -> None:
         restart = [
@@ -131,6 +132,7 @@ class Workspace:
                         }
                     ],
                     "rollback_options": options,
+                    **(service_extra or {}),
                 }
             },
             "notifications": [

@@ -84,6 +84,7 @@ class ServiceConfig(_Strict):
     url: str | None = None
     probe: ProbeSettings = Field(default_factory=ProbeSettings)
     health_checks: list[_Check] = Field(default_factory=list)
+    recovery_checks: list[_Check] = Field(default_factory=list)
     rollback_options: list[_Option] = Field(default_factory=list)
 
     @field_validator("rollback_options")

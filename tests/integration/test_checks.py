@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from incident_commander.checks.command import CommandCheck
-from incident_commander.checks.http import HttpCheck, HttpCheckConfig
-from incident_commander.checks.window import validate_window
+from incident_commander.checks.http import HttpCheckConfig
+from incident_commander.checks.window import run_check, validate_window
 from incident_commander.demo import service
 from tests.workspace import Workspace, free_port
 
@@ -26,17 +26,16 @@ def healthy(tmp_path: Path) -> object:
 
 def test_http_check_judges_status_body_and_latency(healthy: Workspace) -> None:
     url = f"http://127.0.0.1:{healthy.port}/health"
-    check = HttpCheck()
-    ok = check.run(HttpCheckConfig(name="h", url=url, body_contains='"version": "v1"'))
+    ok = run_check(HttpCheckConfig(name="h", url=url, body_contains='"version": "v1"'))
     assert ok.passed and ok.observed.startswith("status 200")
-    wrong_body = check.run(HttpCheckConfig(name="h", url=url, body_contains="v9"))
+    wrong_body = run_check(HttpCheckConfig(name="h", url=url, body_contains="v9"))
     assert not wrong_body.passed and "body contains 'v9'" in wrong_body.expected
-    too_slow = check.run(HttpCheckConfig(name="h", url=url, max_latency_ms=0.001))
+    too_slow = run_check(HttpCheckConfig(name="h", url=url, max_latency_ms=0.001))
     assert not too_slow.passed and "latency <= 0.001 ms" in too_slow.expected
 
 
 def test_http_check_reports_an_unreachable_host() -> None:
-    result = HttpCheck().run(
+    result = run_check(
         HttpCheckConfig(name="h", url=f"http://127.0.0.1:{free_port()}/", timeout_seconds=1)
     )
     assert not result.passed
@@ -44,11 +43,10 @@ def test_http_check_reports_an_unreachable_host() -> None:
 
 
 def test_command_check_uses_the_exit_code() -> None:
-    check = CommandCheck()
-    assert check.run(CommandCheck.Config(name="c", argv=[sys.executable, "-c", "pass"])).passed
-    failed = check.run(CommandCheck.Config(name="c", argv=[sys.executable, "-c", "exit(3)"]))
+    assert run_check(CommandCheck.Config(name="c", argv=[sys.executable, "-c", "pass"])).passed
+    failed = run_check(CommandCheck.Config(name="c", argv=[sys.executable, "-c", "exit(3)"]))
     assert not failed.passed and failed.observed == "exit code 3"
-    missing = check.run(CommandCheck.Config(name="c", argv=["/no/such/program"]))
+    missing = run_check(CommandCheck.Config(name="c", argv=["/no/such/program"]))
     assert not missing.passed and "could not start" in missing.observed
 
 

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from datetime import datetime
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["Check", "CheckConfig", "CheckResult"]
+if TYPE_CHECKING:
+    from incident_commander.store.db import Store
+
+__all__ = ["Check", "CheckConfig", "CheckContext", "CheckResult"]
 
 
 class CheckConfig(BaseModel):
@@ -35,6 +39,15 @@ class CheckResult(BaseModel):
     duration_ms: float
 
 
+@dataclass(frozen=True)
+class CheckContext:
+    """What a check may know besides its config: the store and the incident it validates."""
+
+    store: Store | None = None
+    incident_id: str | None = None
+    service: str | None = None
+
+
 class Check(ABC):
     """Base of all checks."""
 
@@ -43,5 +56,5 @@ class Check(ABC):
     Config: ClassVar[type[CheckConfig]]
 
     @abstractmethod
-    def run(self, config: CheckConfig) -> CheckResult:
+    def run(self, config: CheckConfig, ctx: CheckContext) -> CheckResult:
         """Probe once and say what was seen."""

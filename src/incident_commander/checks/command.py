@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from incident_commander.checks.base import Check, CheckConfig, CheckResult
+from incident_commander.checks.base import Check, CheckConfig, CheckContext, CheckResult
 from incident_commander.process import run_argv
 
 __all__ = ["CommandCheck", "CommandCheckConfig"]
@@ -21,7 +21,7 @@ class CommandCheck(Check):
         argv: list[str] = Field(min_length=1)
         expect_exit: int = 0
 
-    def run(self, config: CheckConfig) -> CheckResult:
+    def run(self, config: CheckConfig, ctx: CheckContext) -> CheckResult:
         assert isinstance(config, CommandCheck.Config)
         record = run_argv(config.argv, timeout_s=config.timeout_seconds)
         observed = record.error or f"exit code {record.exit_code}"

@@ -8,7 +8,7 @@ from typing import ClassVar
 import httpx
 from pydantic import Field
 
-from incident_commander.checks.base import Check, CheckConfig, CheckResult
+from incident_commander.checks.base import Check, CheckConfig, CheckContext, CheckResult
 from incident_commander.clock import utcnow
 
 __all__ = ["HttpCheck", "HttpCheckConfig"]
@@ -31,7 +31,7 @@ class HttpCheck(Check):
     title = "HTTP check"
     Config: ClassVar[type[CheckConfig]] = HttpCheckConfig
 
-    def run(self, config: CheckConfig) -> CheckResult:
+    def run(self, config: CheckConfig, ctx: CheckContext) -> CheckResult:
         assert isinstance(config, HttpCheckConfig)
         expected = [f"status {config.expect_status}"]
         if config.max_latency_ms is not None:

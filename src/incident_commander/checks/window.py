@@ -6,19 +6,25 @@ import time
 from typing import Any
 
 from incident_commander import plugins
-from incident_commander.checks.base import CheckConfig, CheckResult
+from incident_commander.checks.base import CheckConfig, CheckContext, CheckResult
 from incident_commander.clock import isoformat, utcnow
 
 __all__ = ["run_check", "validate_window"]
 
 
-def run_check(config: CheckConfig) -> CheckResult:
+def run_check(config: CheckConfig, ctx: CheckContext | None = None) -> CheckResult:
     """Run one configured check through its plugin."""
-    return plugins.load("check", config.kind)().run(config)  # type: ignore[no-any-return]
+    check = plugins.load("check", config.kind)()
+    return check.run(config, ctx or CheckContext())  # type: ignore[no-any-return]
 
 
 def validate_window(
-    checks: list[CheckConfig], *, window_s: float, interval_s: float, threshold: float
+    checks: list[CheckConfig],
+    *,
+    window_s: float,
+    interval_s: float,
+    threshold: float,
+    ctx: CheckContext | None = None,
 ) -> dict[str, Any]:
     """Run every check each ``interval_s`` for ``window_s``; pass when the share of passing
     critical samples reaches ``threshold``. Returns the attempt as recorded in the evidence."""
@@ -27,12 +33,12 @@ def validate_window(
     samples: list[CheckResult] = []
     while True:
         round_start = time.monotonic()
-        samples.extend(run_check(check) for check in checks)
+        samples.extend(run_check(check, ctx) for check in checks)
         if round_start + interval_s >= deadline:
             remaining = deadline - time.monotonic()
             if remaining > 0:
                 time.sleep(remaining)
-            samples.extend(run_check(check) for check in checks)
+            samples.extend(run_check(check, ctx) for check in checks)
             break
         time.sleep(max(0.0, round_start + interval_s - time.monotonic()))
     per_check: dict[str, dict[str, Any]] = {}

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from incident_commander import plugins
+from incident_commander.checks.base import CheckContext
 from incident_commander.checks.window import validate_window
 from incident_commander.clock import isoformat, utcnow
 from incident_commander.errors import InvalidInput, TransitionRejected
@@ -211,7 +212,7 @@ def validate(engine: Engine, incident_id: str) -> dict[str, Any]:
                 f"(now {inc.status}; pending: {inc.pending_approval or 'nothing'})"
             )
         service = engine.settings.services.get(inc.service)
-        checks = list(service.health_checks) if service else []
+        checks = [*service.health_checks, *service.recovery_checks] if service else []
         journal.event(inc, "progress", "Validating post-mitigation system health...")
         if not checks:
             engine.halt(journal, inc, f"no health checks configured for service {inc.service}")
@@ -222,6 +223,7 @@ def validate(engine: Engine, incident_id: str) -> dict[str, Any]:
         window_s=settings.window_seconds,
         interval_s=settings.interval_seconds,
         threshold=settings.threshold,
+        ctx=CheckContext(store=engine.store, incident_id=incident_id, service=inc.service),
     )
     with engine.transaction() as journal:
         inc = engine.load(journal.session, incident_id)
