@@ -109,7 +109,7 @@ class AlertIntake:
         self, signals: list[AlertSignal], *, source: str, delivery_key: str | None = None
     ) -> IngestResult:
         """Record every alert; open, join, reopen or dismiss incidents; answer once per delivery."""
-        with self._lock:
+        with self._lock, self.engine.store.exclusive("alert-intake"):
             result = IngestResult(received=len(signals))
             newly_false: list[bool] = []
             with self.engine.transaction() as journal, journal.session.no_autoflush:
