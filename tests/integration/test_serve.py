@@ -330,3 +330,38 @@ def test_openapi_documents_the_webhooks(serve: Factory) -> None:
     assert "alerts" in body["content"]["application/json"]["schema"]["properties"]
     assert server.client.get("/docs").status_code == 200
     assert server.client.get("/readyz").json() == {"status": "ready"}
+
+
+def test_probe_loop_opens_an_incident_that_policies_roll_back(tmp_path: Path) -> None:
+    root = tmp_path / "probe"
+    root.mkdir()
+    ws = Workspace(root, f"sqlite:///{root / 'ic.db'}")
+    ws.configure(
+        policies=[
+            {
+                "name": "auto",
+                "approves": ["severity", "mitigation", "resolution"],
+                "services": ["web"],
+            },
+        ]
+    )
+    ws.ok("deploy", "record", "--service", "web", "--version", "v1", "--at", "2026-01-01T00:00:00Z")
+    ws.ok("deploy", "record", "--service", "web", "--version", "v2")
+    ws.start()  # v2 is live: /health answers 500
+    server = Server(root, ws.env)
+    try:
+        rows = server.wait_for("/api/v1/incidents", lambda r: len(r) == 1, timeout=30)
+        incident = rows[0]["id"]
+        done = server.wait_for(
+            f"/api/v1/incidents/{incident}",
+            lambda i: i["status"] == "monitoring" and i["alerts"][0]["status"] == "resolved",
+            timeout=60,
+        )
+    finally:
+        log = server.stop()
+        ws.stop()
+    assert ws.live_release() == "v1"
+    probe = done["alerts"][0]
+    assert (probe["source"], probe["alertname"]) == ("health-probe", "HealthCheckFailing")
+    assert done["severity"] == "SEV1"
+    assert "Traceback" not in log
