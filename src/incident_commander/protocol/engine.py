@@ -17,6 +17,7 @@ from incident_commander.evidence.folder import EvidenceFolder
 from incident_commander.evidence.record import IncidentRecord, load_record
 from incident_commander.evidence.verify import Verification, verify
 from incident_commander.protocol import approvals, closing, driver, execution, intake, steps
+from incident_commander.protocol.closing import Review
 from incident_commander.protocol.driver import RunOutcome
 from incident_commander.protocol.execution import ExecutionOutcome
 from incident_commander.protocol.journal import Journal
@@ -291,6 +292,10 @@ class Engine:
     def dismiss(self, incident_id: str, *, reason: str, dismissed_by: str) -> None:
         """Record the incident as a false positive."""
         closing.dismiss(self, incident_id, reason=reason, dismissed_by=dismissed_by)
+
+    def record_review(self, incident_id: str, review: Review, *, recorded_by: str) -> None:
+        """Record what the post-incident review found (root cause, 5 Whys, actions)."""
+        closing.record_review(self, incident_id, review, recorded_by=recorded_by)
 
     def report(self, incident_id: str) -> Path:
         """(Re)write INCIDENT-REPORT.md from the record; return its path."""

@@ -65,6 +65,7 @@ def render_report(record: IncidentRecord, settings: Settings) -> str:
         "validation": validation,
         "latest": (validation.get("attempts") or [{}])[-1],
         "resolution": inc.resolution or {},
+        "review": (inc.resolution or {}).get("review") or {},
         "durations": durations(record),
         "sections": sections,
         "completeness": sum(sections.values()) / len(sections),

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
 from incident_commander.clock import isoformat
+from incident_commander.protocol.closing import Review
 from incident_commander.protocol.engine import Engine
 from incident_commander.protocol.gates import run_gates
 from incident_commander.protocol.severity import Answers
@@ -84,6 +85,11 @@ class Dismissal(BaseModel):
 
 class Closing(BaseModel):
     closed_by: str = Field(min_length=1, max_length=200)
+
+
+class ReviewRequest(BaseModel):
+    review: Review
+    recorded_by: str = Field(min_length=1, max_length=200)
 
 
 class DeployEvent(BaseModel):
@@ -248,6 +254,14 @@ def gates(
         "passed": all(r.passed for r in results),
         "gates": [r.model_dump() for r in results],
     }
+
+
+@router.post("/incidents/{incident_id}/review")
+def review(request: Request, incident_id: str, body: ReviewRequest) -> dict[str, Any]:
+    """Record the post-incident review (root cause, 5 Whys, factors, actions)."""
+    engine = _engine(request)
+    engine.record_review(incident_id, body.review, recorded_by=body.recorded_by)
+    return {"path": str(engine.report(incident_id))}
 
 
 @router.post("/incidents/{incident_id}/report")
