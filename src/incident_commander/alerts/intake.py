@@ -17,6 +17,7 @@ from sqlalchemy import select
 from incident_commander.alerts.signal import AlertSignal
 from incident_commander.alerts.tuning import write_alert_tuning
 from incident_commander.clock import isoformat, utcnow
+from incident_commander.errors import TransitionRejected
 from incident_commander.protocol.journal import Journal
 from incident_commander.protocol.states import Status
 from incident_commander.store.models import Alert, Delivery, Incident, Signal
@@ -136,7 +137,10 @@ class AlertIntake:
             if not settled:
                 self._open(batch.pending, result)
                 for incident_id, reason in batch.dismiss.items():
-                    self.engine.dismiss(incident_id, reason=reason, dismissed_by="alert intake")
+                    try:
+                        self.engine.dismiss(incident_id, reason=reason, dismissed_by="alert intake")
+                    except TransitionRejected:
+                        pass  # confirmed meanwhile: a person or policy has taken it on
                 if delivery_key is not None:
                     with self.engine.store.session() as session:
                         session.add(self._delivery(delivery_key, source, result))
@@ -158,6 +162,7 @@ class AlertIntake:
         return batch.open_by_group[group_key]
 
     def _query_open_incident(self, journal: Journal, group_key: str) -> Incident | None:
+        # Locked: the driver may be appending to the same incident's timeline meanwhile.
         return journal.session.scalars(
             select(Incident)
             .where(
@@ -166,6 +171,7 @@ class AlertIntake:
             )
             .order_by(Incident.detected_at.desc())
             .limit(1)
+            .with_for_update()
         ).first()
 
     def _maintenance(self, signal: AlertSignal, group_key: str, now: datetime) -> str | None:
@@ -271,7 +277,11 @@ class AlertIntake:
         flips = [f for f in alert.flips if datetime.fromisoformat(f) >= now - window]
         alert.flips = [*flips, isoformat(now)]
         alert.status = signal.status
-        inc = journal.session.get(Incident, alert.incident_id) if alert.incident_id else None
+        inc = (
+            journal.session.get(Incident, alert.incident_id, with_for_update=True)
+            if alert.incident_id
+            else None
+        )
         unconfirmed = inc is not None and Status(inc.status) in UNCONFIRMED
         if len(alert.flips) >= self.settings.flap_flips:
             alert.outcome = "flapping"
