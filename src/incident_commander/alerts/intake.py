@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -66,14 +67,29 @@ class _Pending:
     alert: Alert
     signal: AlertSignal
     group_key: str
+    result: IngestResult
+
+
+@dataclass
+class _Job:
+    """One delivery waiting for the writer; several may share one transaction."""
+
+    signals: list[AlertSignal]
+    source: str
+    key: str | None
+    done: Future[IngestResult] = field(default_factory=Future)
+    result: IngestResult = field(default_factory=IngestResult)
+    newly_false: bool = False
+    replay_of: _Job | None = None
 
 
 @dataclass
 class _Batch:
-    """What one delivery is working with, inside its transaction."""
+    """What the deliveries of one transaction work with."""
 
     journal: Journal
     known: dict[tuple[str, str], Alert]
+    result: IngestResult = field(default_factory=IngestResult)
     pending: list[_Pending] = field(default_factory=list)
     dismiss: dict[str, str] = field(default_factory=dict)
     open_by_group: dict[str, Incident | None] = field(default_factory=dict)
@@ -87,6 +103,8 @@ class AlertIntake:
         self.settings = engine.settings.alerts
         self.on_opened = on_opened or (lambda incident_id: None)
         self._lock = threading.Lock()
+        self._queue_lock = threading.Lock()
+        self._queue: list[_Job] = []
 
     def group_key(self, signal: AlertSignal) -> str:
         """The value of the first grouping label present, else the alert name."""
@@ -109,50 +127,94 @@ class AlertIntake:
     def ingest(
         self, signals: list[AlertSignal], *, source: str, delivery_key: str | None = None
     ) -> IngestResult:
-        """Record every alert; open, join, reopen or dismiss incidents; answer once per delivery."""
-        with self._lock, self.engine.store.exclusive("alert-intake"):
-            result = IngestResult(received=len(signals))
-            newly_false: list[bool] = []
+        """Record every alert; open, join, reopen or dismiss incidents; answer once per delivery.
+
+        Deliveries that arrive while another is being written wait, then are written together
+        in one transaction (group commit); each still gets its own answer.
+        """
+        job = _Job(signals, source, delivery_key)
+        with self._queue_lock:
+            self._queue.append(job)
+        with self._lock:
+            # Whoever holds the writer lock writes everything queued so far; a delivery
+            # written by an earlier holder only collects its answer.
+            if not job.done.done():
+                with self._queue_lock:
+                    jobs, self._queue = self._queue, []
+                self._write_or_fail(jobs)
+        return job.done.result()
+
+    def _write_or_fail(self, jobs: list[_Job]) -> None:
+        try:
+            self._write(jobs)
+        except BaseException as exc:  # every waiting delivery learns of the failure
+            for waiting in jobs:
+                if not waiting.done.done():
+                    waiting.done.set_exception(exc)
+
+    def _write(self, jobs: list[_Job]) -> None:
+        fresh: list[_Job] = []
+        with self.engine.store.exclusive("alert-intake"):
             with self.engine.transaction() as journal, journal.session.no_autoflush:
-                seen = journal.session.get(Delivery, delivery_key) if delivery_key else None
-                if seen is not None:
-                    return IngestResult(
-                        received=seen.response.get("received", 0),
-                        alerts=seen.response.get("alerts", []),
-                        opened=seen.response.get("incidents_opened", []),
-                        replayed=True,
-                    )
-                batch = _Batch(journal, self._known(journal, signals))
-                for signal in signals:
-                    alert = batch.known.get((signal.source, signal.fingerprint))
-                    was = alert.outcome if alert is not None else None
-                    entry = self._apply(batch, signal, alert)
-                    newly_false.append(
-                        entry["outcome"] in FALSE_POSITIVE and was != entry["outcome"]
-                    )
-                    result.alerts.append(entry)
+                batch = _Batch(journal, self._known(journal, [s for j in jobs for s in j.signals]))
+                by_key: dict[str, _Job] = {}
+                for job in jobs:
+                    if job.key is not None and job.key in by_key:
+                        job.replay_of = by_key[job.key]
+                        continue
+                    stored = journal.session.get(Delivery, job.key) if job.key else None
+                    if stored is not None:
+                        job.result = IngestResult(
+                            received=stored.response.get("received", 0),
+                            alerts=stored.response.get("alerts", []),
+                            opened=stored.response.get("incidents_opened", []),
+                            replayed=True,
+                        )
+                        continue
+                    if job.key is not None:
+                        by_key[job.key] = job
+                    fresh.append(job)
+                    job.result = batch.result = IngestResult(received=len(job.signals))
+                    for signal in job.signals:
+                        alert = batch.known.get((signal.source, signal.fingerprint))
+                        was = alert.outcome if alert is not None else None
+                        entry = self._apply(batch, signal, alert)
+                        if entry["outcome"] in FALSE_POSITIVE and was != entry["outcome"]:
+                            job.newly_false = True
+                        job.result.alerts.append(entry)
                 settled = not batch.pending and not batch.dismiss
-                if delivery_key is not None and settled:
-                    journal.session.add(self._delivery(delivery_key, source, result))
+                if settled:
+                    journal.session.add_all(self._deliveries(fresh))
             if not settled:
-                self._open(batch.pending, result)
+                self._open(batch.pending)
                 for incident_id, reason in batch.dismiss.items():
                     try:
                         self.engine.dismiss(incident_id, reason=reason, dismissed_by="alert intake")
                     except TransitionRejected:
                         pass  # confirmed meanwhile: a person or policy has taken it on
-                if delivery_key is not None:
-                    with self.engine.store.session() as session:
-                        session.add(self._delivery(delivery_key, source, result))
-        if any(newly_false):
+                with self.engine.store.session() as session:
+                    session.add_all(self._deliveries(fresh))
+        for job in jobs:
+            if job.replay_of is not None:
+                original = job.replay_of.result
+                job.result = IngestResult(original.received, original.alerts, original.opened, True)
+        if any(job.newly_false for job in fresh):
             write_alert_tuning(self.engine.store, self.engine.settings.evidence_dir)
-        for incident_id in result.opened:
-            self.on_opened(incident_id)
-        return result
+        for job in fresh:
+            for incident_id in job.result.opened:
+                self.on_opened(incident_id)
+        for job in jobs:
+            job.done.set_result(job.result)
 
     @staticmethod
-    def _delivery(key: str, source: str, result: IngestResult) -> Delivery:
-        return Delivery(key=key, source=source, received_at=utcnow(), response=result.as_dict())
+    def _deliveries(jobs: list[_Job]) -> list[Delivery]:
+        return [
+            Delivery(
+                key=job.key, source=job.source, received_at=utcnow(), response=job.result.as_dict()
+            )
+            for job in jobs
+            if job.key is not None
+        ]
 
     # -- one alert -----------------------------------------------------------------------------
 
@@ -264,7 +326,7 @@ class AlertIntake:
             self._attach(batch.journal, inc, signal, "alert joined")
             return
         alert.outcome = "opened"
-        batch.pending.append(_Pending(alert, signal, group_key))
+        batch.pending.append(_Pending(alert, signal, group_key, batch.result))
 
     def _repeat(self, batch: _Batch, alert: Alert, signal: AlertSignal, now: datetime) -> None:
         journal, dismiss = batch.journal, batch.dismiss
@@ -321,9 +383,9 @@ class AlertIntake:
             self.engine.reopen(journal, inc, f"alert {alert.alertname} fired again")
         else:
             alert.outcome = "opened"
-            batch.pending.append(_Pending(alert, signal, alert.group_key))
+            batch.pending.append(_Pending(alert, signal, alert.group_key, batch.result))
 
-    def _open(self, pending: list[_Pending], result: IngestResult) -> None:
+    def _open(self, pending: list[_Pending]) -> None:
         """Declare one incident per group; the group's other new alerts join it."""
         by_group: dict[str, list[_Pending]] = {}
         for item in pending:
@@ -348,7 +410,7 @@ class AlertIntake:
                 first_signal_at=min(first.starts_at, utcnow()),
                 details=details,
             )
-            result.opened.append(incident_id)
+            items[0].result.opened.append(incident_id)
             with self.engine.transaction() as journal:
                 inc = self.engine.load(journal.session, incident_id)
                 for item in items:
@@ -358,6 +420,7 @@ class AlertIntake:
                     if item is not items[0]:
                         alert.outcome = "joined"
                         self._attach(journal, inc, item.signal, "alert joined")
-            for entry in result.alerts:
-                if entry["fingerprint"] in {i.signal.fingerprint for i in items}:
-                    entry["incident_id"] = incident_id
+            for item in items:
+                for entry in item.result.alerts:
+                    if entry["fingerprint"] == item.signal.fingerprint:
+                        entry["incident_id"] = incident_id
