@@ -18,6 +18,7 @@ from incident_commander.app import Commander
 from incident_commander.demo import service
 from incident_commander.errors import InvalidInput
 from incident_commander.evidence.render import durations
+from incident_commander.executors.symlink import point_link
 from incident_commander.protocol.engine import EventListener
 from incident_commander.protocol.gates import run_gates
 from incident_commander.watch.probe import declare_from_probe, watch_service
@@ -180,12 +181,7 @@ def write_demo_setup(
 
 
 def _deploy(commander: Commander, workdir: Path, version: str, port: int) -> None:
-    link = workdir / "current"
-    temp = workdir / ".current.tmp"
-    if temp.is_symlink():
-        temp.unlink()
-    os.symlink(Path("releases") / version, temp)
-    os.replace(temp, link)
+    point_link(workdir / "current", Path("releases") / version)
     service.stop(workdir)
     service.start(workdir, port)
     commit = hashlib.sha1(

@@ -40,7 +40,6 @@ def _seconds(start: datetime | None, end: datetime | None) -> float | None:
 def durations(record: IncidentRecord) -> dict[str, float | None]:
     """Seconds from the first signal to each milestone (``None`` when not reached)."""
     inc = record.incident
-    first_failed = next((e for e in record.executions if e.status != "succeeded"), None)
     rollback_started = record.executions[0].started_at if record.executions else None
     return {
         "time_to_detect_s": _seconds(inc.first_signal_at, inc.detected_at),
@@ -49,9 +48,6 @@ def durations(record: IncidentRecord) -> dict[str, float | None]:
         "time_to_mitigate_s": _seconds(inc.first_signal_at, inc.mitigated_at),
         "time_to_recover_s": _seconds(inc.first_signal_at, inc.recovered_at),
         "time_to_resolve_s": _seconds(inc.first_signal_at, inc.resolved_at),
-        "failed_attempts_before_success": float(len(record.executions) - 1)
-        if first_failed and inc.mitigated_at
-        else None,
     }
 
 

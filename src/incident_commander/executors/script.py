@@ -91,7 +91,8 @@ class ScriptExecutor(Executor):
                 detail=detail,
             )
         )
-        missing = [k for k, v in self._env(config)[0].items() if "$" in v or v == ""]
+        env, secrets = self._env(config)
+        missing = [k for k, v in env.items() if "$" in v or v == ""]
         items.append(
             ReadinessItem(
                 item=f"{config.name}: credentials and environment available",
@@ -101,7 +102,6 @@ class ScriptExecutor(Executor):
             )
         )
         if config.dry_run_argv and all(item.passed for item in items):
-            env, secrets = self._env(config)
             record = run_argv(
                 self._argv(config.dry_run_argv, ctx),
                 timeout_s=config.timeout_seconds,

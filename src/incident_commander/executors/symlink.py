@@ -19,7 +19,16 @@ from incident_commander.executors.base import (
 )
 from incident_commander.process import CommandRecord, run_argv
 
-__all__ = ["ReleaseSymlinkConfig", "ReleaseSymlinkExecutor"]
+__all__ = ["ReleaseSymlinkConfig", "ReleaseSymlinkExecutor", "point_link"]
+
+
+def point_link(link: Path, target: Path) -> None:
+    """Make ``link`` point at ``target`` atomically (a new link renamed over the old one)."""
+    temp = link.with_name(f".{link.name}.{os.getpid()}.tmp")
+    if temp.is_symlink() or temp.exists():
+        temp.unlink()
+    os.symlink(target, temp)
+    os.replace(temp, link)
 
 
 class ReleaseSymlinkConfig(ExecutorConfig):
@@ -101,11 +110,7 @@ class ReleaseSymlinkExecutor(Executor):
                 error=f"release {ctx.target_release!r} not found in {releases}",
             )
         started = utcnow()
-        temp = link.with_name(f".{link.name}.{os.getpid()}.tmp")
-        if temp.is_symlink() or temp.exists():
-            temp.unlink()
-        os.symlink(Path(config.releases_dir) / ctx.target_release, temp)
-        os.replace(temp, link)
+        point_link(link, Path(config.releases_dir) / ctx.target_release)
         switched = CommandRecord(
             argv=["symlink", str(link), "->", str(Path(config.releases_dir) / ctx.target_release)],
             cwd=str(ctx.base_dir),

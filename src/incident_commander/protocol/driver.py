@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING
 
 from incident_commander.protocol.severity import Answers
 from incident_commander.protocol.states import TERMINAL, Status
 
 if TYPE_CHECKING:
+    from incident_commander.evidence.record import IncidentRecord
     from incident_commander.protocol.engine import Engine
 
 __all__ = ["RunOutcome", "run"]
@@ -23,12 +25,11 @@ class RunOutcome:
     incident_id: str
     status: str
     needs: str | None
-    ok: bool
+    ok: bool = False
 
 
-def _proposed_answers(engine: Engine, incident_id: str) -> tuple[Answers, str] | None:
+def _proposed_answers(record: IncidentRecord) -> tuple[Answers, str] | None:
     """Answers a signal proposed (a probe seeing an outage, an alert rule), newest first."""
-    record = engine.record(incident_id)
     for signal in reversed(record.signals):
         proposal = signal.details.get("proposed_answers")
         if proposal:
@@ -43,13 +44,9 @@ def run(engine: Engine, incident_id: str) -> RunOutcome:
         inc = record.incident
         status = Status(inc.status)
 
-        def stop(
-            needs: str | None, *, ok: bool = False, inc_status: str = inc.status
-        ) -> RunOutcome:
-            return RunOutcome(incident_id, inc_status, needs, ok)
-
+        stop = partial(RunOutcome, incident_id, inc.status)
         if status in TERMINAL:
-            return stop(None, ok=status == Status.CLOSED)
+            return stop(None, status == Status.CLOSED)
         if inc.pending_approval:
             prompt = engine.pending_prompt(incident_id)
             return stop(f"an answer to: {prompt} (`ic approve {incident_id} --yes|--no --as NAME`)")
@@ -57,7 +54,7 @@ def run(engine: Engine, incident_id: str) -> RunOutcome:
             status == Status.TRIAGED and not inc.severity_confirmed
         ):
             fresh = not inc.assessment or status == Status.REOPENED
-            proposal = _proposed_answers(engine, incident_id) if fresh else None
+            proposal = _proposed_answers(record) if fresh else None
             if proposal is None:
                 return stop(f"a severity assessment (`ic assess {incident_id}`)")
             engine.assess(incident_id, proposal[0], assessed_by=f"{proposal[1]} (automatic)")
@@ -79,7 +76,7 @@ def run(engine: Engine, incident_id: str) -> RunOutcome:
         elif status == Status.VALIDATING:
             engine.validate(incident_id)
         elif status in (Status.RESOLVED, Status.MONITORING):
-            return stop(None, ok=True)
+            return stop(None, True)
     return RunOutcome(
         incident_id, engine.record(incident_id).incident.status, "too many steps", False
     )

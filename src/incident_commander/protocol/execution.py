@@ -14,12 +14,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from incident_commander import plugins
 from incident_commander.clock import utcnow
 from incident_commander.errors import ExecutionRefused
-from incident_commander.executors.base import ExecutionResult, ExecutorConfig
-from incident_commander.protocol.journal import Journal, phase_start
+from incident_commander.executors.base import ExecutionContext, ExecutionResult, ExecutorConfig
+from incident_commander.protocol.journal import phase_start
 from incident_commander.protocol.states import Status
 from incident_commander.protocol.steps import context_for
 from incident_commander.store.models import Decision, Execution, Incident
@@ -64,8 +65,8 @@ def _owner_alive(owner: str) -> bool:
     return True
 
 
-def _approval(journal: Journal, inc: Incident) -> Decision | None:
-    latest = journal.session.scalars(
+def _approval(session: Session, inc: Incident) -> Decision | None:
+    latest = session.scalars(
         select(Decision)
         .where(Decision.incident_id == inc.id, Decision.kind == "mitigation")
         .order_by(Decision.id.desc())
@@ -77,19 +78,19 @@ def _refuse(inc: Incident, why: str) -> ExecutionRefused:
     return ExecutionRefused(f"{inc.id}: refusing to execute: {why}. Nothing was run.")
 
 
-def _unfinished(journal: Journal, inc: Incident) -> Execution | None:
-    return journal.session.scalars(
+def _unfinished(session: Session, inc: Incident) -> Execution | None:
+    return session.scalars(
         select(Execution).where(Execution.incident_id == inc.id, Execution.status == "started")
     ).first()
 
 
-def _preflight(journal: Journal, inc: Incident) -> Decision:
+def _preflight(session: Session, inc: Incident) -> Decision:
     """The rule above all: confirmed severity, the right status, a recorded approval."""
     if not inc.severity_confirmed:
         raise _refuse(inc, "severity has not been confirmed")
     if inc.status not in (Status.AWAITING_APPROVAL, Status.EXECUTING):
         raise _refuse(inc, f"status is {inc.status}, not awaiting_approval")
-    decision = _approval(journal, inc)
+    decision = _approval(session, inc)
     if decision is None:
         raise _refuse(inc, "no approval of the proposed mitigation is recorded")
     if not (inc.plan or {}).get("chosen"):
@@ -105,12 +106,14 @@ def _option(engine: Engine, inc: Incident, name: str) -> ExecutorConfig:
     raise _refuse(inc, f"option {name!r} is no longer configured for {inc.service}")
 
 
-def _start(engine: Engine, incident_id: str, option: str, attempt: int) -> int:
-    """Record the attempt as started (durably) before anything runs."""
+def _start(
+    engine: Engine, incident_id: str, option: str, attempt: int
+) -> tuple[int, ExecutorConfig, ExecutionContext]:
+    """Record the attempt as started (durably) before anything runs; return what to run."""
     with engine.transaction() as journal:
         inc = engine.load(journal.session, incident_id)
-        decision = _preflight(journal, inc)
-        if _unfinished(journal, inc) is not None:
+        decision = _preflight(journal.session, inc)
+        if _unfinished(journal.session, inc) is not None:
             raise _refuse(inc, "another attempt is still marked as running")
         if inc.status == Status.AWAITING_APPROVAL:
             engine.move(journal, inc, Status.EXECUTING, f"approved by {decision.approver}")
@@ -138,14 +141,14 @@ def _start(engine: Engine, incident_id: str, option: str, attempt: int) -> int:
             "execution.started",
             f"running {option} ({config.kind}) → {row.target_release}; key {row.idempotency_key}",
         )
-        return row.id
+        return row.id, config, ctx
 
 
 def _settle_interrupted(engine: Engine, incident_id: str) -> ExecutionOutcome | None:
     """Settle an attempt whose process died; never run it again. Returns what was found."""
     with engine.transaction() as journal:
         inc = engine.load(journal.session, incident_id)
-        row = _unfinished(journal, inc)
+        row = _unfinished(journal.session, inc)
         if row is None:
             return None
         if _owner_alive(row.owner):
@@ -192,15 +195,11 @@ def execute(engine: Engine, incident_id: str) -> ExecutionOutcome:
         return settled
     with engine.store.session() as session:
         inc = engine.load(session, incident_id, lock=False)
-        _preflight(Journal(session, engine.settings), inc)
+        _preflight(session, inc)
         chosen: list[str] = list((inc.plan or {}).get("chosen", []))
     outcome = ExecutionOutcome()
     for attempt, option in enumerate(chosen, start=1):
-        execution_id = _start(engine, incident_id, option, attempt)
-        with engine.store.session() as session:
-            fresh = engine.load(session, incident_id, lock=False)
-            config = _option(engine, fresh, option)
-            ctx = context_for(engine, fresh)
+        execution_id, config, ctx = _start(engine, incident_id, option, attempt)
         executor = plugins.load("executor", config.kind)()
         try:
             result = executor.execute(config, ctx)
