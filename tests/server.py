@@ -5,13 +5,16 @@ from __future__ import annotations
 import os
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
 from tests.conftest import ic_path
 from tests.workspace import free_port
+
+T = TypeVar("T")
 
 
 class Server:
@@ -57,6 +60,18 @@ class Server:
                 return data
             time.sleep(0.1)
         raise AssertionError(f"{path} never satisfied the condition; last: {data}")
+
+    @staticmethod
+    def eventually(check: Callable[[], T], timeout: float = 15) -> T:
+        """Retry ``check`` until it passes: the server writes evidence files after it answers."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                return check()
+            except (AssertionError, OSError, ValueError):
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
 
     def stop(self) -> str:
         self.client.close()

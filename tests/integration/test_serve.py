@@ -173,16 +173,58 @@ def test_false_positives_are_recorded_not_escalated(serve: Factory) -> None:
         outcomes.append(server.post("/webhooks/alertmanager", body).json()["alerts"][0]["outcome"])
     assert outcomes[-1] == "flapping"
 
-    feedback = json.loads(
-        (server.root / ".artifacts" / "incidents" / "alert-tuning-feedback.json").read_text()
-    )
-    kinds = {(e["alertname"], e["outcome"]) for e in feedback["false_positives"]}
-    assert {
-        ("Blip", "resolved_in_window"),
-        ("ServiceDown", "maintenance"),
-        ("Flappy", "flapping"),
-    } <= kinds
-    assert all(e["suggestion"] for e in feedback["false_positives"])
+    def feedback() -> list[dict[str, Any]]:
+        path = server.root / ".artifacts" / "incidents" / "alert-tuning-feedback.json"
+        entries: list[dict[str, Any]] = json.loads(path.read_text())["false_positives"]
+        kinds = {(e["alertname"], e["outcome"]) for e in entries}
+        assert {
+            ("Blip", "resolved_in_window"),
+            ("ServiceDown", "maintenance"),
+            ("Flappy", "flapping"),
+        } <= kinds
+        return entries
+
+    assert all(e["suggestion"] for e in server.eventually(feedback))
+
+
+def test_an_alert_storm_is_counted_and_summarised(serve: Factory) -> None:
+    server = serve()
+    storm = [am_alert(f"Shard{n}Down", instance=f"db-{n}") for n in range(40)]
+    first = server.post("/webhooks/alertmanager", am_payload(*storm)).json()
+    assert [a["outcome"] for a in first["alerts"]] == ["opened"] + ["joined"] * 39
+    (incident,) = first["incidents_opened"]
+    assert {a["incident_id"] for a in first["alerts"]} == {incident}
+    # The same storm twice more (later notifications): every alert counted, nothing opened.
+    for attempt in (2, 3):
+        again = server.post("/webhooks/alertmanager", am_payload(*storm, receiver=f"r{attempt}"))
+        assert again.json()["incidents_opened"] == []
+        assert {(a["outcome"], a["reason"]) for a in again.json()["alerts"]} == {
+            ("duplicate", f"repeat #{attempt}")
+        }
+    shown = server.client.get(f"/api/v1/incidents/{incident}").json()
+    assert sorted(a["occurrences"] for a in shown["alerts"]) == [3] * 40
+    joined = [e["message"] for e in shown["timeline"] if e["kind"] == "signal.received"]
+    assert joined == [
+        "39 alerts joined: "
+        + ", ".join(f"Shard{n}Down (firing)" for n in range(1, 11))
+        + ", and 29 more"
+    ]
+    # The intake log keeps every alert; the server writes it right after answering.
+    folder = server.root / ".artifacts" / "incidents" / incident
+
+    def logged() -> None:
+        text = (folder / "incident-intake-log.md").read_text()
+        assert all(f"Shard{n}Down on web" in text for n in range(40))
+
+    server.eventually(logged)
+    # Stopped right after an answer, the server leaves the files in step with the store.
+    cleared = [{**alert, "status": "resolved"} for alert in storm]
+    server.post("/webhooks/alertmanager", am_payload(*cleared, status="resolved"))
+    server.stop()
+    timeline = (folder / "incident-timeline.md").read_text()
+    assert "40 alerts cleared: Shard0Down (resolved)" in timeline
+    verified = server.workspace.ic("evidence", "verify", incident)  # type: ignore[attr-defined]
+    assert verified.returncode == 0, verified.stdout + verified.stderr
 
 
 def test_bad_requests_get_clear_errors_and_are_counted(serve: Factory) -> None:

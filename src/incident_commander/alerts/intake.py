@@ -1,7 +1,11 @@
 """Taking alerts in: deduplicate, group into incidents, spot false positives, record all.
 
-Each delivery is handled under one lock: its alerts are committed (and any incidents opened)
-before the caller answers the sender, so a 2xx means the alerts are durable.
+Each delivery is written under one lock: its alerts are committed (and any incidents opened)
+before the caller answers the sender, so a 2xx means the alerts are durable. Deliveries that
+arrive while another is being written are written together (group commit). Evidence files of
+the incidents alerts joined follow the store: at once by default, or by a background
+refresher that a long-running server passes in, so an alert storm re-renders each incident
+once per round instead of once per delivery.
 """
 
 from __future__ import annotations
@@ -13,8 +17,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
 
+from incident_commander.alerts.rows import AlertRow, load_known, save
 from incident_commander.alerts.signal import AlertSignal
 from incident_commander.alerts.tuning import write_alert_tuning
 from incident_commander.clock import isoformat, utcnow
@@ -26,7 +32,7 @@ from incident_commander.store.models import Alert, Delivery, Incident, Signal
 if TYPE_CHECKING:
     from incident_commander.protocol.engine import Engine
 
-__all__ = ["FALSE_POSITIVE", "AlertIntake", "IngestResult"]
+__all__ = ["FALSE_POSITIVE", "AlertIntake", "IngestResult", "Refresh"]
 
 FALSE_POSITIVE = frozenset({"duplicate", "flapping", "resolved_in_window", "maintenance"})
 OPEN_FOR_JOINING = frozenset(
@@ -42,6 +48,12 @@ OPEN_FOR_JOINING = frozenset(
     }
 )
 UNCONFIRMED = frozenset({Status.DETECTED, Status.TRIAGED, Status.REOPENED})
+# How many alert names one timeline line lists before it says "and N more".
+NAMES_PER_LINE = 10
+PLURAL = {"alert joined": "alerts joined", "alert cleared": "alerts cleared"}
+
+Refresh = Callable[[set[str], bool], None]
+"""Bring these incidents' evidence (and, when told, the alert-tuning file) up to date."""
 
 
 @dataclass
@@ -64,9 +76,11 @@ class IngestResult:
 
 @dataclass
 class _Pending:
-    alert: Alert
+    """A firing alert with no incident to join: one incident per group opens for these."""
+
+    row: AlertRow
     signal: AlertSignal
-    group_key: str
+    entry: dict[str, Any]
     result: IngestResult
 
 
@@ -83,28 +97,94 @@ class _Job:
     replay_of: _Job | None = None
 
 
+class _Attachments:
+    """Alerts that joined or cleared on an incident: a signal row each, one timeline line a kind.
+
+    During a storm hundreds of alerts join the same incident; the intake log keeps every one,
+    the timeline says it once per delivery ("48 alerts joined: A, B, … and 38 more").
+    """
+
+    def __init__(self) -> None:
+        self.by_incident: dict[str, tuple[Incident, dict[str, list[AlertSignal]]]] = {}
+
+    def add(self, inc: Incident, signal: AlertSignal, note: str) -> None:
+        entry = self.by_incident.setdefault(inc.id, (inc, {}))
+        entry[1].setdefault(note, []).append(signal)
+
+    def write(self, journal: Journal) -> None:
+        rows: list[dict[str, Any]] = []
+        for inc, notes in self.by_incident.values():
+            for note, signals in notes.items():
+                rows.extend(_signal_row(inc.id, signal) for signal in signals)
+                journal.event(inc, "signal.received", _summary(note, signals))
+        if rows:
+            journal.session.execute(insert(Signal), rows)
+        self.by_incident.clear()
+
+
+def _signal_row(incident_id: str, signal: AlertSignal) -> dict[str, Any]:
+    return {
+        "incident_id": incident_id,
+        "at": utcnow(),
+        "source": signal.source,
+        "detected_by": signal.source,
+        "summary": signal.summary[:10_000],
+        "details": {
+            "labels": signal.labels,
+            "annotations": signal.annotations,
+            "fingerprint": signal.fingerprint,
+            "status": signal.status,
+        },
+    }
+
+
+def _summary(note: str, signals: list[AlertSignal]) -> str:
+    named = [f"{s.alertname[:200]} ({s.status})" for s in signals[:NAMES_PER_LINE]]
+    if len(signals) == 1:
+        return f"{note}: {named[0]}"
+    more = len(signals) - len(named)
+    listed = ", ".join(named) + (f", and {more} more" if more else "")
+    return f"{len(signals)} {PLURAL.get(note, note)}: {listed}"
+
+
 @dataclass
 class _Batch:
     """What the deliveries of one transaction work with."""
 
     journal: Journal
-    known: dict[tuple[str, str], Alert]
+    known: dict[tuple[str, str], AlertRow]
+    now: datetime = field(default_factory=utcnow)
     result: IngestResult = field(default_factory=IngestResult)
     pending: list[_Pending] = field(default_factory=list)
     dismiss: dict[str, str] = field(default_factory=dict)
     open_by_group: dict[str, Incident | None] = field(default_factory=dict)
+    attachments: _Attachments = field(default_factory=_Attachments)
 
 
 class AlertIntake:
     """The one way alerts enter the engine, from webhooks, files and probes."""
 
-    def __init__(self, engine: Engine, *, on_opened: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        on_opened: Callable[[str], None] | None = None,
+        refresh: Refresh | None = None,
+    ) -> None:
         self.engine = engine
         self.settings = engine.settings.alerts
         self.on_opened = on_opened or (lambda incident_id: None)
+        self.refresh = refresh or self.refresh_now
         self._lock = threading.Lock()
         self._queue_lock = threading.Lock()
         self._queue: list[_Job] = []
+
+    def refresh_now(self, incidents: set[str], tuning: bool) -> None:
+        """Re-render the incidents' evidence and the tuning file before returning."""
+        for incident_id in sorted(incidents):
+            self.engine.sync(incident_id)
+        if tuning:
+            write_alert_tuning(self.engine.store, self.engine.settings.evidence_dir)
 
     def group_key(self, signal: AlertSignal) -> str:
         """The value of the first grouping label present, else the alert name."""
@@ -153,68 +233,91 @@ class AlertIntake:
                     waiting.done.set_exception(exc)
 
     def _write(self, jobs: list[_Job]) -> None:
-        fresh: list[_Job] = []
+        touched: set[str] = set()
         with self.engine.store.exclusive("alert-intake"):
-            with self.engine.transaction() as journal, journal.session.no_autoflush:
-                batch = _Batch(journal, self._known(journal, [s for j in jobs for s in j.signals]))
-                by_key: dict[str, _Job] = {}
-                for job in jobs:
-                    if job.key is not None and job.key in by_key:
-                        job.replay_of = by_key[job.key]
-                        continue
-                    stored = journal.session.get(Delivery, job.key) if job.key else None
-                    if stored is not None:
-                        job.result = IngestResult(
-                            received=stored.response.get("received", 0),
-                            alerts=stored.response.get("alerts", []),
-                            opened=stored.response.get("incidents_opened", []),
-                            replayed=True,
-                        )
-                        continue
-                    if job.key is not None:
-                        by_key[job.key] = job
-                    fresh.append(job)
+            with self.engine.transaction(sync=False) as journal, journal.session.no_autoflush:
+                signals = [signal for job in jobs for signal in job.signals]
+                batch = _Batch(journal, load_known(journal.session, signals))
+                fresh = self._sort_out(journal, jobs)
+                for job in fresh:
                     job.result = batch.result = IngestResult(received=len(job.signals))
                     for signal in job.signals:
-                        alert = batch.known.get((signal.source, signal.fingerprint))
-                        was = alert.outcome if alert is not None else None
-                        entry = self._apply(batch, signal, alert)
+                        row = batch.known.get((signal.source, signal.fingerprint))
+                        was = row.outcome if row is not None else None
+                        entry = self._apply(batch, signal, row)
                         if entry["outcome"] in FALSE_POSITIVE and was != entry["outcome"]:
                             job.newly_false = True
                         job.result.alerts.append(entry)
+                save(journal.session, batch.known.values(), batch.now)
+                batch.attachments.write(journal)
                 settled = not batch.pending and not batch.dismiss
                 if settled:
-                    journal.session.add_all(self._deliveries(fresh))
+                    self._save_deliveries(journal.session, fresh)
+            touched |= journal.touched
             if not settled:
-                self._open(batch.pending)
+                touched |= self._open(batch.pending)
                 for incident_id, reason in batch.dismiss.items():
                     try:
                         self.engine.dismiss(incident_id, reason=reason, dismissed_by="alert intake")
                     except TransitionRejected:
                         pass  # confirmed meanwhile: a person or policy has taken it on
                 with self.engine.store.session() as session:
-                    session.add_all(self._deliveries(fresh))
+                    self._save_deliveries(session, fresh)
         for job in jobs:
             if job.replay_of is not None:
                 original = job.replay_of.result
                 job.result = IngestResult(original.received, original.alerts, original.opened, True)
-        if any(job.newly_false for job in fresh):
-            write_alert_tuning(self.engine.store, self.engine.settings.evidence_dir)
+        tuning = any(job.newly_false for job in fresh)
+        if touched or tuning:
+            self.refresh(touched, tuning)
         for job in fresh:
             for incident_id in job.result.opened:
                 self.on_opened(incident_id)
         for job in jobs:
             job.done.set_result(job.result)
 
+    def _sort_out(self, journal: Journal, jobs: list[_Job]) -> list[_Job]:
+        """The deliveries to write; retries of earlier ones get the answer given then."""
+        keys = {job.key for job in jobs if job.key is not None}
+        stored: dict[str, dict[str, Any]] = {}
+        if keys:
+            query = select(Delivery.key, Delivery.response).where(Delivery.key.in_(keys))
+            for key, response in journal.session.execute(query):
+                stored[key] = response
+        fresh: list[_Job] = []
+        by_key: dict[str, _Job] = {}
+        for job in jobs:
+            if job.key is not None and job.key in by_key:
+                job.replay_of = by_key[job.key]
+                continue
+            answer = stored.get(job.key) if job.key is not None else None
+            if answer is not None:
+                job.result = IngestResult(
+                    received=answer.get("received", 0),
+                    alerts=answer.get("alerts", []),
+                    opened=answer.get("incidents_opened", []),
+                    replayed=True,
+                )
+                continue
+            if job.key is not None:
+                by_key[job.key] = job
+            fresh.append(job)
+        return fresh
+
     @staticmethod
-    def _deliveries(jobs: list[_Job]) -> list[Delivery]:
-        return [
-            Delivery(
-                key=job.key, source=job.source, received_at=utcnow(), response=job.result.as_dict()
-            )
+    def _save_deliveries(session: Session, jobs: list[_Job]) -> None:
+        rows = [
+            {
+                "key": job.key,
+                "source": job.source,
+                "received_at": utcnow(),
+                "response": job.result.as_dict(),
+            }
             for job in jobs
             if job.key is not None
         ]
+        if rows:
+            session.execute(insert(Delivery), rows)
 
     # -- one alert -----------------------------------------------------------------------------
 
@@ -236,7 +339,7 @@ class AlertIntake:
             .with_for_update()
         ).first()
 
-    def _maintenance(self, signal: AlertSignal, group_key: str, now: datetime) -> str | None:
+    def _maintenance(self, group_key: str, now: datetime) -> str | None:
         for window in self.settings.maintenance:
             if window.services and group_key not in window.services:
                 continue
@@ -244,152 +347,126 @@ class AlertIntake:
                 return f"inside maintenance window ({window.reason})"
         return None
 
-    def _attach(self, journal: Journal, inc: Incident, signal: AlertSignal, note: str) -> None:
-        journal.session.add(
-            Signal(
-                incident_id=inc.id,
-                at=utcnow(),
-                source=signal.source,
-                detected_by=signal.source,
-                summary=signal.summary[:10_000],
-                details={
-                    "labels": signal.labels,
-                    "annotations": signal.annotations,
-                    "fingerprint": signal.fingerprint,
-                    "status": signal.status,
-                },
-            )
-        )
-        journal.event(inc, "signal.received", f"{note}: {signal.alertname} ({signal.status})")
-
-    def _known(self, journal: Journal, signals: list[AlertSignal]) -> dict[tuple[str, str], Alert]:
-        """The alerts of this delivery already on record, loaded in one query per source."""
-        known: dict[tuple[str, str], Alert] = {}
-        by_source: dict[str, set[str]] = {}
-        for signal in signals:
-            by_source.setdefault(signal.source, set()).add(signal.fingerprint)
-        for source, fingerprints in by_source.items():
-            rows = journal.session.scalars(
-                select(Alert).where(Alert.source == source, Alert.fingerprint.in_(fingerprints))
-            )
-            known.update({(row.source, row.fingerprint): row for row in rows})
-        return known
-
-    def _apply(self, batch: _Batch, signal: AlertSignal, alert: Alert | None) -> dict[str, Any]:
-        now = utcnow()
-        group_key = self.group_key(signal)
-        if alert is None:
-            alert = Alert(
+    def _apply(self, batch: _Batch, signal: AlertSignal, row: AlertRow | None) -> dict[str, Any]:
+        now = batch.now
+        if row is None:
+            row = AlertRow(
                 source=signal.source,
                 fingerprint=signal.fingerprint,
                 status=signal.status,
                 alertname=signal.alertname[:200],
-                group_key=group_key,
-                summary=signal.summary[:10_000],
-                labels=signal.labels,
-                annotations=signal.annotations,
+                group_key=self.group_key(signal),
                 starts_at=signal.starts_at,
                 ends_at=signal.ends_at,
                 first_seen=now,
                 last_seen=now,
                 occurrences=1,
-                flips=[],
                 outcome="recorded",
+                first=signal,
             )
-            batch.journal.session.add(alert)
-            batch.known[(alert.source, alert.fingerprint)] = alert
-            self._first_sight(batch, alert, signal, group_key, now)
+            batch.known[row.key] = row
+            self._first_sight(batch, row, signal, now)
         else:
-            self._repeat(batch, alert, signal, now)
-        return {
-            "fingerprint": alert.fingerprint,
-            "status": alert.status,
-            "outcome": alert.outcome,
-            "incident_id": alert.incident_id,
-            "reason": alert.reason,
+            self._repeat(batch, row, signal, now)
+        entry = {
+            "fingerprint": row.fingerprint,
+            "status": row.status,
+            "outcome": row.outcome,
+            "incident_id": row.incident_id,
+            "reason": row.reason,
         }
+        if row.outcome == "opened":  # no incident to join: one opens after the commit
+            batch.pending.append(_Pending(row, signal, entry, batch.result))
+        return entry
 
     def _first_sight(
-        self, batch: _Batch, alert: Alert, signal: AlertSignal, group_key: str, now: datetime
+        self, batch: _Batch, row: AlertRow, signal: AlertSignal, now: datetime
     ) -> None:
         if signal.status == "resolved":
-            alert.outcome, alert.reason = "cleared", "resolved before it was seen firing"
-            alert.resolved_at = now
+            row.outcome, row.reason = "cleared", "resolved before it was seen firing"
+            row.resolved_at = now
             return
-        maintenance = self._maintenance(signal, group_key, now)
+        maintenance = self._maintenance(row.group_key, now)
         if maintenance:
-            alert.outcome, alert.reason = "maintenance", maintenance
+            row.outcome, row.reason = "maintenance", maintenance
             return
-        inc = self._open_incident_for(batch, group_key)
+        inc = self._open_incident_for(batch, row.group_key)
         if inc is not None:
-            alert.outcome, alert.incident_id = "joined", inc.id
-            self._attach(batch.journal, inc, signal, "alert joined")
+            row.outcome, row.incident_id = "joined", inc.id
+            batch.attachments.add(inc, signal, "alert joined")
             return
-        alert.outcome = "opened"
-        batch.pending.append(_Pending(alert, signal, group_key, batch.result))
+        row.outcome = "opened"
 
-    def _repeat(self, batch: _Batch, alert: Alert, signal: AlertSignal, now: datetime) -> None:
+    def _repeat(self, batch: _Batch, row: AlertRow, signal: AlertSignal, now: datetime) -> None:
         journal, dismiss = batch.journal, batch.dismiss
-        alert.last_seen = now
-        alert.occurrences += 1
-        if signal.status == alert.status:
-            alert.outcome, alert.reason = "duplicate", f"repeat #{alert.occurrences}"
+        row.last_seen = now
+        row.occurrences += 1
+        row.repeats += 1
+        if signal.status == row.status:
+            row.outcome, row.reason = "duplicate", f"repeat #{row.occurrences}"
             return
+        row.changed = True
         window = timedelta(seconds=self.settings.flap_window_seconds)
-        flips = [f for f in alert.flips if datetime.fromisoformat(f) >= now - window]
-        alert.flips = [*flips, isoformat(now)]
-        alert.status = signal.status
+        flips = [f for f in row.flips if datetime.fromisoformat(f) >= now - window]
+        row.flips = [*flips, isoformat(now)]
+        row.status = signal.status
         inc = (
-            journal.session.get(Incident, alert.incident_id, with_for_update=True)
-            if alert.incident_id
+            journal.session.get(Incident, row.incident_id, with_for_update=True)
+            if row.incident_id
             else None
         )
         unconfirmed = inc is not None and Status(inc.status) in UNCONFIRMED
-        if len(alert.flips) >= self.settings.flap_flips:
-            alert.outcome = "flapping"
-            alert.reason = (
-                f"{len(alert.flips)} state changes within {self.settings.flap_window_seconds:g} s"
+        assert row.starts_at is not None  # read by load_known for every status change
+        if len(row.flips) >= self.settings.flap_flips:
+            row.outcome = "flapping"
+            row.reason = (
+                f"{len(row.flips)} state changes within {self.settings.flap_window_seconds:g} s"
             )
             if unconfirmed:
                 assert inc is not None
-                dismiss[inc.id] = f"alert {alert.alertname} is flapping: {alert.reason}"
+                dismiss[inc.id] = f"alert {row.alertname} is flapping: {row.reason}"
             return
         if signal.status == "resolved":
-            alert.resolved_at = now
+            row.resolved_at = now
             ends = signal.ends_at
-            alert.ends_at = ends if ends is not None and ends >= alert.starts_at else now
-            lived = (alert.ends_at - alert.starts_at).total_seconds()
+            row.ends_at = ends if ends is not None and ends >= row.starts_at else now
+            lived = (row.ends_at - row.starts_at).total_seconds()
             if lived <= self.settings.confirmation_window_seconds and unconfirmed:
-                alert.outcome = "resolved_in_window"
-                alert.reason = (
+                row.outcome = "resolved_in_window"
+                row.reason = (
                     f"resolved after {lived:.0f} s, inside its "
                     f"{self.settings.confirmation_window_seconds:g} s confirmation window"
                 )
                 assert inc is not None
-                dismiss[inc.id] = f"alert {alert.alertname} {alert.reason}"
+                dismiss[inc.id] = f"alert {row.alertname} {row.reason}"
             else:
-                alert.outcome, alert.reason = "cleared", None
+                row.outcome, row.reason = "cleared", None
             if inc is not None:
-                self._attach(journal, inc, signal, "alert cleared")
+                batch.attachments.add(inc, signal, "alert cleared")
             return
-        alert.resolved_at = None
-        alert.ends_at = None
+        row.resolved_at = None
+        row.ends_at = None
+        row.reason = None
         if inc is not None and Status(inc.status) in OPEN_FOR_JOINING:
-            alert.outcome = "joined"
-            self._attach(journal, inc, signal, "alert firing again")
+            row.outcome = "joined"
+            batch.attachments.add(inc, signal, "alert firing again")
         elif inc is not None and Status(inc.status) in (Status.RESOLVED, Status.MONITORING):
-            alert.outcome = "reopened"
-            self._attach(journal, inc, signal, "recurrence")
-            self.engine.reopen(journal, inc, f"alert {alert.alertname} fired again")
+            row.outcome = "reopened"
+            journal.session.add(Signal(**_signal_row(inc.id, signal)))
+            journal.event(inc, "signal.received", f"recurrence: {signal.alertname} (firing)")
+            self.engine.reopen(journal, inc, f"alert {row.alertname} fired again")
         else:
-            alert.outcome = "opened"
-            batch.pending.append(_Pending(alert, signal, alert.group_key, batch.result))
+            row.outcome = "opened"
 
-    def _open(self, pending: list[_Pending]) -> None:
-        """Declare one incident per group; the group's other new alerts join it."""
+    def _open(self, pending: list[_Pending]) -> set[str]:
+        """Declare one incident per group; the group's other new alerts join it.
+
+        Returns the incidents whose evidence the joins changed.
+        """
         by_group: dict[str, list[_Pending]] = {}
         for item in pending:
-            by_group.setdefault(item.group_key, []).append(item)
+            by_group.setdefault(item.row.group_key, []).append(item)
+        touched: set[str] = set()
         for group_key, items in by_group.items():
             first = items[0].signal
             details: dict[str, Any] = {
@@ -411,16 +488,24 @@ class AlertIntake:
                 details=details,
             )
             items[0].result.opened.append(incident_id)
-            with self.engine.transaction() as journal:
+            with self.engine.transaction(sync=False) as journal:
                 inc = self.engine.load(journal.session, incident_id)
+                joined = _Attachments()
                 for item in items:
-                    alert = journal.session.get(Alert, item.alert.id)
-                    assert alert is not None
-                    alert.incident_id = incident_id
+                    item.entry["incident_id"] = incident_id
                     if item is not items[0]:
-                        alert.outcome = "joined"
-                        self._attach(journal, inc, item.signal, "alert joined")
-            for item in items:
-                for entry in item.result.alerts:
-                    if entry["fingerprint"] == item.signal.fingerprint:
-                        entry["incident_id"] = incident_id
+                        item.entry["outcome"] = "joined"
+                        joined.add(inc, item.signal, "alert joined")
+                linked: dict[tuple[str, str], list[str]] = {}
+                for item in items:
+                    outcome = "opened" if item is items[0] else "joined"
+                    linked.setdefault((item.row.source, outcome), []).append(item.row.fingerprint)
+                for (source, outcome), fingerprints in linked.items():
+                    journal.session.execute(
+                        update(Alert)
+                        .where(Alert.source == source, Alert.fingerprint.in_(fingerprints))
+                        .values(incident_id=incident_id, outcome=outcome)
+                    )
+                joined.write(journal)
+            touched |= journal.touched
+        return touched

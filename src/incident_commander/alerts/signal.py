@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from incident_commander.alerts.formats import (
     AlertmanagerPayload,
@@ -18,9 +17,12 @@ from incident_commander.clock import utcnow
 __all__ = ["AlertSignal", "fingerprint_of", "from_alertmanager", "from_event", "from_generic"]
 
 
+_CANONICAL = json.JSONEncoder(separators=(",", ":"))
+
+
 def fingerprint_of(labels: dict[str, str]) -> str:
     """A stable hash of an alert's labels (order does not matter)."""
-    canonical = json.dumps(sorted(labels.items()), separators=(",", ":"))
+    canonical = _CANONICAL.encode(sorted(labels.items()))
     return hashlib.sha256(canonical.encode()).hexdigest()[:32]
 
 
@@ -36,7 +38,6 @@ class AlertSignal:
     summary: str
     starts_at: datetime
     ends_at: datetime | None = None
-    raw: dict[str, Any] = field(default_factory=dict)
 
     @property
     def alertname(self) -> str:
@@ -65,7 +66,6 @@ def from_alertmanager(payload: AlertmanagerPayload, source: str) -> list[AlertSi
                 summary=summary,
                 starts_at=alert.startsAt,
                 ends_at=alert.endsAt if alert.status == "resolved" else None,
-                raw=alert.model_dump(mode="json"),
             )
         )
     return signals
@@ -95,7 +95,6 @@ def from_event(event: EventPayload) -> AlertSignal | None:
         annotations={},
         summary=body.summary if body else key,
         starts_at=(body.timestamp if body and body.timestamp else utcnow()),
-        raw=event.model_dump(mode="json", by_alias=True),
     )
 
 
@@ -115,7 +114,6 @@ def from_generic(payload: GenericPayload, source: str = "generic") -> list[Alert
                 annotations={k: str(v)[:1000] for k, v in alert.details.items()},
                 summary=alert.summary,
                 starts_at=alert.starts_at or utcnow(),
-                raw=alert.model_dump(mode="json"),
             )
         )
     return signals

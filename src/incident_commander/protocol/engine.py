@@ -47,13 +47,18 @@ class Engine:
     # -- plumbing ----------------------------------------------------------------------------
 
     @contextmanager
-    def transaction(self) -> Iterator[Journal]:
-        """A step: commit the store, then tell listeners and bring the evidence up to date."""
+    def transaction(self, *, sync: bool = True) -> Iterator[Journal]:
+        """A step: commit the store, then tell listeners and bring the evidence up to date.
+
+        With ``sync=False`` the caller brings the evidence of ``journal.touched`` up to date.
+        """
         with self.store.session() as session:
             journal = Journal(session, self.settings)
             yield journal
         for kind, text in journal.emitted:
             self.on_event(kind, text)
+        if not sync:
+            return
         for incident_id in sorted(journal.touched):
             self.sync(incident_id, postmortem=incident_id in journal.postmortem)
 

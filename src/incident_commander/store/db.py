@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import fcntl
+import threading
 import zlib
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +74,10 @@ class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        # SQLite has one writer and every transaction begins IMMEDIATE. Threads of this
+        # process take turns on this lock instead of in SQLite's busy handler, which sleeps
+        # between tries; other processes still wait there.
+        self._turn = threading.RLock() if self.dialect == "sqlite" else None
 
     @property
     def dialect(self) -> str:
@@ -81,7 +86,7 @@ class Store:
     @contextmanager
     def session(self) -> Iterator[Session]:
         """A session in a transaction: committed on success, rolled back on error."""
-        with self._sessions() as session, session.begin():
+        with self._turn or nullcontext(), self._sessions() as session, session.begin():
             yield session
 
     @contextmanager

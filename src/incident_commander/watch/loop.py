@@ -1,13 +1,15 @@
-"""Background work for a long-running server: the probe loop and the incident driver."""
+"""Background work for a long-running server: probes, the incident driver, evidence refresh."""
 
 from __future__ import annotations
 
 import logging
 import queue
 import threading
+import time
 from typing import TYPE_CHECKING
 
 from incident_commander.alerts.signal import AlertSignal
+from incident_commander.alerts.tuning import write_alert_tuning
 from incident_commander.checks.window import run_check
 from incident_commander.clock import utcnow
 from incident_commander.config import ServiceConfig
@@ -17,7 +19,7 @@ if TYPE_CHECKING:
     from incident_commander.alerts.intake import AlertIntake
     from incident_commander.protocol.engine import Engine
 
-__all__ = ["Driver", "ProbeLoop"]
+__all__ = ["Driver", "EvidenceRefresher", "ProbeLoop"]
 
 log = logging.getLogger("incident_commander")
 
@@ -52,6 +54,85 @@ class Driver:
                 )
             except Exception:  # one incident's failure must not stop the driver
                 log.exception("driving %s failed", incident_id)
+
+
+class EvidenceRefresher:
+    """One thread that re-renders evidence after the alert intake's commits, coalescing.
+
+    The intake answers a sender once the alerts are committed; the incidents they joined are
+    re-rendered here. Marks that arrive while a round runs wait for the next, so an alert storm
+    re-renders each touched incident once per round, and rounds start at most every ``pause``
+    seconds. A refresh failure is logged and the incident stays marked for the next round.
+    """
+
+    def __init__(self, engine: Engine, *, pause: float = 0.25) -> None:
+        self.engine = engine
+        self.pause = pause
+        self._incidents: set[str] = set()
+        self._tuning = False
+        self._busy = False
+        self._stopping = False
+        self._changed = threading.Condition()
+        self._thread = threading.Thread(target=self._work, name="ic-evidence", daemon=True)
+
+    def __call__(self, incidents: set[str], tuning: bool) -> None:
+        """Mark incidents (and the alert-tuning file) as behind the store."""
+        with self._changed:
+            self._incidents |= incidents
+            self._tuning = self._tuning or tuning
+            self._changed.notify_all()
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def flush(self, timeout: float = 30) -> bool:
+        """Wait until everything marked so far is written; ``False`` on timeout."""
+        with self._changed:
+            return self._changed.wait_for(
+                lambda: not (self._incidents or self._tuning or self._busy), timeout
+            )
+
+    def stop(self) -> None:
+        """Write what is still marked, then end the thread."""
+        with self._changed:
+            self._stopping = True
+            self._changed.notify_all()
+        self._thread.join(timeout=60)
+
+    def _work(self) -> None:
+        began = 0.0
+        while True:
+            with self._changed:
+                self._changed.wait_for(lambda: self._incidents or self._tuning or self._stopping)
+                if not (self._incidents or self._tuning):
+                    return
+                wait = began + self.pause - time.monotonic()
+                if wait > 0 and not self._stopping:
+                    self._changed.wait(wait)  # let more marks gather into this round
+                incidents, tuning = self._incidents, self._tuning
+                self._incidents, self._tuning, self._busy = set(), False, True
+            began = time.monotonic()
+            failed = self._refresh(incidents, tuning)
+            with self._changed:
+                self._busy = False
+                if failed and not self._stopping:
+                    self._incidents |= failed
+                self._changed.notify_all()
+
+    def _refresh(self, incidents: set[str], tuning: bool) -> set[str]:
+        failed: set[str] = set()
+        for incident_id in sorted(incidents):
+            try:
+                self.engine.sync(incident_id)
+            except Exception:
+                log.exception("re-rendering the evidence of %s failed", incident_id)
+                failed.add(incident_id)
+        if tuning:
+            try:
+                write_alert_tuning(self.engine.store, self.engine.settings.evidence_dir)
+            except Exception:
+                log.exception("rewriting the alert-tuning feedback failed")
+        return failed
 
 
 def _probe_signal(name: str, status: str, summary: str, critical: bool) -> AlertSignal:
