@@ -41,11 +41,25 @@ def _labels(n: int) -> dict[str, str]:
     return {"alertname": f"BenchAlert{n}", "service": f"svc-{n % 20}", "severity": "warning"}
 
 
+def label_fingerprint(labels: dict[str, str]) -> str:
+    """The fingerprint Alertmanager puts on each webhook alert: FNV-1a 64 over sorted labels."""
+    value = 0xCBF29CE484222325
+    for name in sorted(labels):
+        for part in (name.encode(), b"\xff", labels[name].encode(), b"\xff"):
+            for byte in part:
+                value = ((value ^ byte) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
+    return f"{value:016x}"
+
+
+FINGERPRINTS = [label_fingerprint(_labels(n)) for n in range(POOL)]
+
+
 def _batches() -> itertools.cycle[list[int]]:
     return itertools.cycle([list(range(i, i + BATCH)) for i in range(0, POOL, BATCH)])
 
 
 def ic_body(numbers: list[int], tick: int) -> dict[str, Any]:
+    """What Alertmanager's webhook would post for these alerts (fingerprints included)."""
     return {
         "version": "4",
         "status": "firing",
@@ -57,6 +71,7 @@ def ic_body(numbers: list[int], tick: int) -> dict[str, Any]:
                 "labels": _labels(n),
                 "annotations": {"summary": f"bench alert {n}"},
                 "startsAt": "2026-11-23T03:00:00Z",
+                "fingerprint": FINGERPRINTS[n],
             }
             for n in numbers
         ],

@@ -18,13 +18,15 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from incident_commander.alerts.rows import AlertRow, load_known, save
+from incident_commander.alerts.rows import AlertRow, KnownAlerts, save
 from incident_commander.alerts.signal import AlertSignal
 from incident_commander.alerts.tuning import write_alert_tuning
 from incident_commander.clock import isoformat, utcnow
 from incident_commander.errors import TransitionRejected
+from incident_commander.protocol.intake import Declaration, open_incident
 from incident_commander.protocol.journal import Journal
 from incident_commander.protocol.states import Status
 from incident_commander.store.models import Alert, Delivery, Incident, Signal
@@ -175,6 +177,7 @@ class AlertIntake:
         self.settings = engine.settings.alerts
         self.on_opened = on_opened or (lambda incident_id: None)
         self.refresh = refresh or self.refresh_now
+        self.known = KnownAlerts()
         self._lock = threading.Lock()
         self._queue_lock = threading.Lock()
         self._queue: list[_Job] = []
@@ -228,6 +231,7 @@ class AlertIntake:
         try:
             self._write(jobs)
         except BaseException as exc:  # every waiting delivery learns of the failure
+            self.known.forget()  # its rows may hold what was never committed
             for waiting in jobs:
                 if not waiting.done.done():
                     waiting.done.set_exception(exc)
@@ -237,7 +241,7 @@ class AlertIntake:
         with self.engine.store.exclusive("alert-intake"):
             with self.engine.transaction(sync=False) as journal, journal.session.no_autoflush:
                 signals = [signal for job in jobs for signal in job.signals]
-                batch = _Batch(journal, load_known(journal.session, signals))
+                batch = _Batch(journal, self.known.load(journal.session, signals))
                 fresh = self._sort_out(journal, jobs)
                 for job in fresh:
                     job.result = batch.result = IngestResult(received=len(job.signals))
@@ -317,7 +321,7 @@ class AlertIntake:
             if job.key is not None
         ]
         if rows:
-            session.execute(insert(Delivery), rows)
+            session.connection().execute(insert(Delivery.metadata.tables["deliveries"]), rows)
 
     # -- one alert -----------------------------------------------------------------------------
 
@@ -363,6 +367,7 @@ class AlertIntake:
                 occurrences=1,
                 outcome="recorded",
                 first=signal,
+                detailed=True,
             )
             batch.known[row.key] = row
             self._first_sight(batch, row, signal, now)
@@ -416,7 +421,7 @@ class AlertIntake:
             else None
         )
         unconfirmed = inc is not None and Status(inc.status) in UNCONFIRMED
-        assert row.starts_at is not None  # read by load_known for every status change
+        assert row.starts_at is not None  # read by KnownAlerts.load for every status change
         if len(row.flips) >= self.settings.flap_flips:
             row.outcome = "flapping"
             row.reason = (
@@ -459,53 +464,75 @@ class AlertIntake:
             row.outcome = "opened"
 
     def _open(self, pending: list[_Pending]) -> set[str]:
-        """Declare one incident per group; the group's other new alerts join it.
+        """Open one incident per group, all in one transaction; the group's other alerts join it.
 
-        Returns the incidents whose evidence the joins changed.
+        Returns the incidents opened, whose evidence is behind the store.
         """
         by_group: dict[str, list[_Pending]] = {}
         for item in pending:
             by_group.setdefault(item.row.group_key, []).append(item)
-        touched: set[str] = set()
+        declarations = {
+            group_key: self._declaration(items[0].signal, group_key).checked()
+            for group_key, items in by_group.items()
+        }
+        for _attempt in range(5):
+            try:
+                opened = self._open_all(by_group, declarations)
+                break
+            except IntegrityError:
+                continue  # another process took the same incident id: count again
+        else:
+            raise TransitionRejected("could not allocate an incident id; try again")
         for group_key, items in by_group.items():
-            first = items[0].signal
-            details: dict[str, Any] = {
-                "labels": first.labels,
-                "annotations": first.annotations,
-                "fingerprint": first.fingerprint,
-                "starts_at": isoformat(first.starts_at),
-            }
-            proposal = self.proposed_answers(first)
-            if proposal:
-                details["proposed_answers"] = proposal
-            incident_id = self.engine.declare(
-                title=f"{first.alertname}: {first.summary}"[:500],
-                service=group_key,
-                source="health-probe" if first.source == "health-probe" else "monitoring-alert",
-                detected_by=first.source,
-                symptoms=[first.summary[:1000]],
-                first_signal_at=min(first.starts_at, utcnow()),
-                details=details,
-            )
+            incident_id = opened[group_key]
             items[0].result.opened.append(incident_id)
-            with self.engine.transaction(sync=False) as journal:
-                inc = self.engine.load(journal.session, incident_id)
-                joined = _Attachments()
-                for item in items:
-                    item.entry["incident_id"] = incident_id
-                    if item is not items[0]:
-                        item.entry["outcome"] = "joined"
-                        joined.add(inc, item.signal, "alert joined")
+            for item in items:
+                outcome = "opened" if item is items[0] else "joined"
+                item.row.incident_id, item.row.outcome = incident_id, outcome
+                item.entry["incident_id"], item.entry["outcome"] = incident_id, outcome
+        return set(opened.values())
+
+    def _open_all(
+        self, by_group: dict[str, list[_Pending]], declarations: dict[str, Declaration]
+    ) -> dict[str, str]:
+        with self.engine.transaction(sync=False) as journal:
+            opened: dict[str, str] = {}
+            joined = _Attachments()
+            for group_key, items in by_group.items():
+                inc = open_incident(self.engine, journal, declarations[group_key])
+                opened[group_key] = inc.id
                 linked: dict[tuple[str, str], list[str]] = {}
                 for item in items:
                     outcome = "opened" if item is items[0] else "joined"
                     linked.setdefault((item.row.source, outcome), []).append(item.row.fingerprint)
+                    if item is not items[0]:
+                        joined.add(inc, item.signal, "alert joined")
                 for (source, outcome), fingerprints in linked.items():
                     journal.session.execute(
                         update(Alert)
                         .where(Alert.source == source, Alert.fingerprint.in_(fingerprints))
-                        .values(incident_id=incident_id, outcome=outcome)
+                        .values(incident_id=inc.id, outcome=outcome)
                     )
-                joined.write(journal)
-            touched |= journal.touched
-        return touched
+            joined.write(journal)
+        return opened
+
+    def _declaration(self, first: AlertSignal, group_key: str) -> Declaration:
+        """The incident an alert opens, with the severity answers its labels propose."""
+        details: dict[str, Any] = {
+            "labels": first.labels,
+            "annotations": first.annotations,
+            "fingerprint": first.fingerprint,
+            "starts_at": isoformat(first.starts_at),
+        }
+        proposal = self.proposed_answers(first)
+        if proposal:
+            details["proposed_answers"] = proposal
+        return Declaration(
+            title=f"{first.alertname}: {first.summary}"[:500],
+            service=group_key,
+            source="health-probe" if first.source == "health-probe" else "monitoring-alert",
+            detected_by=first.source,
+            symptoms=[first.summary[:1000]],
+            first_signal_at=min(first.starts_at, utcnow()),
+            details=details,
+        )

@@ -1,9 +1,10 @@
-"""The alerts table as the intake works with it: few columns read, changes written in bulk.
+"""The alerts table as the intake works with it: little read, changes written in bulk.
 
-An alert storm is mostly repeats. A repeat needs only an alert's status and count, so those
-are read for every alert of a delivery; the timestamps and state changes a status change works
-with are read only for the alerts whose status the delivery changes. Every change of a delivery
-is written with one statement per shape.
+An alert storm is mostly repeats. A repeat needs only an alert's status and count; the
+process keeps those for the alerts it wrote last (``KnownAlerts``) and reads only the alerts it
+does not hold. The timestamps and state changes a status change works with are read only for
+the alerts whose status a delivery changes. Every change of a delivery is written with one
+statement per shape.
 """
 
 from __future__ import annotations
@@ -13,13 +14,22 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, Table, bindparam, cast, insert, literal, select, update
+from sqlalchemy import (
+    Connection,
+    String,
+    bindparam,
+    cast,
+    insert,
+    literal,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from incident_commander.alerts.signal import AlertSignal
-from incident_commander.store.models import Alert
+from incident_commander.store.models import Alert, IntakeWrites
 
-__all__ = ["AlertRow", "load_known", "save"]
+__all__ = ["AlertRow", "KnownAlerts", "save"]
 
 # What a status change may touch.
 _CHANGE = (
@@ -41,9 +51,10 @@ class AlertRow:
     outcome: str
     id: int | None = None
     incident_id: str | None = None
-    # Read for a known alert only when its status changes (see ``load_known``).
+    # Read for a known alert only when its status changes (see ``KnownAlerts.load``).
     starts_at: datetime | None = None
     flips: list[Any] = field(default_factory=list)
+    detailed: bool = False  # ``starts_at`` and ``flips`` hold what is stored
     # Written, never read back.
     first_seen: datetime | None = None
     last_seen: datetime | None = None
@@ -60,7 +71,7 @@ class AlertRow:
         return self.source, self.fingerprint
 
 
-_TABLE: Table = Alert.__table__  # type: ignore[assignment]
+_TABLE = Alert.metadata.tables["alerts"]
 _LEAN = [
     _TABLE.c[name]
     for name in (
@@ -75,38 +86,79 @@ _CHANGE_STATEMENT = (
 )
 
 
-def load_known(session: Session, signals: Iterable[AlertSignal]) -> dict[tuple[str, str], AlertRow]:
-    """The alerts of these signals already on record, in one query per source.
+class KnownAlerts:
+    """Alert rows as this process last wrote them, so that a repeat needs no read.
 
-    A status change needs the alert's start and its recent state changes; those are read,
-    in one more query, only for the alerts that some signal of the delivery changes.
+    They stay true while no other process writes alerts: each intake write counts itself in
+    ``intake_writes``, and a count other than the one expected means another process (a replica,
+    ``ic alerts ingest``) wrote meanwhile, so everything is read again. The caller calls
+    ``forget`` when a write fails, since its rows may then hold what was never committed.
     """
-    signals = list(signals)
-    by_source: dict[str, set[str]] = {}
-    for signal in signals:
-        by_source.setdefault(signal.source, set()).add(signal.fingerprint)
-    known: dict[tuple[str, str], AlertRow] = {}
-    names = [column.key for column in _LEAN]
-    connection = session.connection()
-    for source, fingerprints in by_source.items():
-        rows = connection.execute(
-            select(*_LEAN).where(_TABLE.c.source == source, _TABLE.c.fingerprint.in_(fingerprints))
+
+    def __init__(self, limit: int = 100_000) -> None:
+        self.limit = limit
+        self._rows: dict[tuple[str, str], AlertRow] = {}
+        self._count: int | None = None
+
+    def forget(self) -> None:
+        self._rows.clear()
+        self._count = None
+
+    def load(self, session: Session, signals: list[AlertSignal]) -> dict[tuple[str, str], AlertRow]:
+        """The rows of these signals' alerts already on record (inside the write's transaction)."""
+        connection = session.connection()
+        counter = IntakeWrites.metadata.tables["intake_writes"].c
+        connection.execute(
+            update(IntakeWrites).where(counter.id == 1).values(count=counter.count + 1)
         )
-        for values in rows:
-            loaded = AlertRow(**dict(zip(names, values, strict=True)))
-            known[loaded.key] = loaded
+        count = connection.execute(select(counter.count).where(counter.id == 1)).scalar_one()
+        if self._count is None or count != self._count + 1 or len(self._rows) > self.limit:
+            self._rows.clear()
+        self._count = count
+        missing: dict[str, set[str]] = {}
+        for signal in signals:
+            if (signal.source, signal.fingerprint) not in self._rows:
+                missing.setdefault(signal.source, set()).add(signal.fingerprint)
+        for source, fingerprints in missing.items():
+            self._rows.update(_read(connection, source, fingerprints))
+        known = {
+            key: self._rows[key]
+            for key in ((signal.source, signal.fingerprint) for signal in signals)
+            if key in self._rows
+        }
+        _read_details(connection, known, signals)
+        return known
+
+
+def _read(
+    connection: Connection, source: str, fingerprints: set[str]
+) -> dict[tuple[str, str], AlertRow]:
+    names = [column.key for column in _LEAN]
+    rows = connection.execute(
+        select(*_LEAN).where(_TABLE.c.source == source, _TABLE.c.fingerprint.in_(fingerprints))
+    )
+    read = (AlertRow(**dict(zip(names, values, strict=True))) for values in rows)
+    return {row.key: row for row in read}
+
+
+def _read_details(
+    connection: Connection, known: dict[tuple[str, str], AlertRow], signals: list[AlertSignal]
+) -> None:
+    """Read start and state changes of the alerts some signal changes the status of."""
     changing: dict[int, AlertRow] = {}
     for signal in signals:
         row = known.get((signal.source, signal.fingerprint))
-        if row is not None and row.id is not None and row.status != signal.status:
-            changing[row.id] = row
-    if changing:
-        details = connection.execute(
-            select(_TABLE.c.id, _TABLE.c.starts_at, _TABLE.c.flips).where(_TABLE.c.id.in_(changing))
-        )
-        for row_id, starts_at, flips in details:
-            changing[row_id].starts_at, changing[row_id].flips = starts_at, flips
-    return known
+        if row is not None and row.id is not None and not row.detailed:
+            if row.status != signal.status:
+                changing[row.id] = row
+    if not changing:
+        return
+    details = connection.execute(
+        select(_TABLE.c.id, _TABLE.c.starts_at, _TABLE.c.flips).where(_TABLE.c.id.in_(changing))
+    )
+    for row_id, starts_at, flips in details:
+        row = changing[row_id]
+        row.starts_at, row.flips, row.detailed = starts_at, flips, True
 
 
 def save(session: Session, rows: Iterable[AlertRow], now: datetime) -> None:

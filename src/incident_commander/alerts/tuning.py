@@ -24,30 +24,39 @@ SUGGESTIONS = {
 
 
 def write_alert_tuning(store: Store, root: Path) -> Path:
-    """Rewrite the feedback file from the alerts recorded as false positives."""
+    """Rewrite the feedback file from the alerts recorded as false positives.
+
+    One entry per line: readable, and quick to write when an alert storm lists thousands.
+    """
+    columns = (
+        *(Alert.source, Alert.alertname, Alert.group_key, Alert.fingerprint, Alert.outcome),
+        *(Alert.reason, Alert.occurrences, Alert.first_seen, Alert.last_seen, Alert.incident_id),
+    )
     with store.session() as session:
-        rows = list(
-            session.scalars(
-                select(Alert).where(Alert.outcome.in_(list(SUGGESTIONS))).order_by(Alert.id)
-            )
-        )
-        entries = [
+        rows = session.execute(
+            select(*columns).where(Alert.outcome.in_(list(SUGGESTIONS))).order_by(Alert.id)
+        ).all()
+    lines = [
+        json.dumps(
             {
-                "source": a.source,
-                "alertname": a.alertname,
-                "group": a.group_key,
-                "fingerprint": a.fingerprint,
-                "outcome": a.outcome,
-                "reason": a.reason,
-                "occurrences": a.occurrences,
-                "first_seen": isoformat(a.first_seen),
-                "last_seen": isoformat(a.last_seen),
-                "incident_id": a.incident_id,
-                "suggestion": SUGGESTIONS[a.outcome],
+                "source": row.source,
+                "alertname": row.alertname,
+                "group": row.group_key,
+                "fingerprint": row.fingerprint,
+                "outcome": row.outcome,
+                "reason": row.reason,
+                "occurrences": row.occurrences,
+                "first_seen": isoformat(row.first_seen),
+                "last_seen": isoformat(row.last_seen),
+                "incident_id": row.incident_id,
+                "suggestion": SUGGESTIONS[row.outcome],
             }
-            for a in rows
-        ]
+        )
+        for row in rows
+    ]
+    entries = "[\n    " + ",\n    ".join(lines) + "\n  ]" if lines else "[]"
+    body = f'{{\n  "generated_at": {json.dumps(isoformat(utcnow()))},\n'
+    body += f'  "false_positives": {entries}\n}}\n'
     path = root / TUNING_FILE
-    body = {"generated_at": isoformat(utcnow()), "false_positives": entries}
-    atomic_write(path, (json.dumps(body, indent=2) + "\n").encode())
+    atomic_write(path, body.encode())
     return path

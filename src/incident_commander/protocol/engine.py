@@ -230,16 +230,16 @@ class Engine:
         details: dict[str, Any] | None = None,
     ) -> str:
         """Open an incident from a signal; returns its id (phase 1)."""
-        return intake.declare(
-            self,
+        declaration = intake.Declaration(
             title=title,
             service=service,
             source=source,
             detected_by=detected_by,
-            symptoms=symptoms,
+            symptoms=symptoms or [],
             first_signal_at=first_signal_at,
-            details=details,
+            details=details or {},
         )
+        return intake.declare(self, declaration)
 
     def assess(self, incident_id: str, answers: Answers, *, assessed_by: str) -> str:
         """Classify severity from recorded answers, notify, ask for confirmation (phase 1)."""

@@ -30,6 +30,7 @@ __all__ = [
     "Event",
     "Execution",
     "Incident",
+    "IntakeWrites",
     "Notification",
     "Signal",
     "UTCDateTime",
@@ -233,6 +234,15 @@ class Alert(Base):
     outcome: Mapped[str] = mapped_column(String(32))
     reason: Mapped[str | None] = mapped_column(Text)
     incident_id: Mapped[str | None] = mapped_column(ForeignKey("incidents.id"), index=True)
+
+
+class IntakeWrites(Base):
+    """The one row counting alert-intake writes (see ``alerts.rows.KnownAlerts``)."""
+
+    __tablename__ = "intake_writes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    count: Mapped[int] = mapped_column(Integer)
 
 
 class Delivery(Base):
