@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -53,6 +53,10 @@ UNCONFIRMED = frozenset({Status.DETECTED, Status.TRIAGED, Status.REOPENED})
 # How many alert names one timeline line lists before it says "and N more".
 NAMES_PER_LINE = 10
 PLURAL = {"alert joined": "alerts joined", "alert cleared": "alerts cleared"}
+
+_ANSWERS = select(Delivery.key, Delivery.response).where(
+    Delivery.key.in_(bindparam("keys", expanding=True))
+)
 
 Refresh = Callable[[set[str], bool], None]
 """Bring these incidents' evidence (and, when told, the alert-tuning file) up to date."""
@@ -285,8 +289,8 @@ class AlertIntake:
         keys = {job.key for job in jobs if job.key is not None}
         stored: dict[str, dict[str, Any]] = {}
         if keys:
-            query = select(Delivery.key, Delivery.response).where(Delivery.key.in_(keys))
-            for key, response in journal.session.execute(query):
+            answers = journal.session.connection().execute(_ANSWERS, {"keys": list(keys)})
+            for key, response in answers:
                 stored[key] = response
         fresh: list[_Job] = []
         by_key: dict[str, _Job] = {}

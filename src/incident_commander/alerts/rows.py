@@ -79,7 +79,29 @@ _LEAN = [
         *("occurrences", "outcome", "id", "incident_id"),
     )
 ]
-_CHANGE_STATEMENT = (
+# Built once: the intake runs these for every delivery.
+_COUNTER = Alert.metadata.tables["intake_writes"].c
+_COUNT_WRITE = update(IntakeWrites).where(_COUNTER.id == 1).values(count=_COUNTER.count + 1)
+_READ_COUNT = select(_COUNTER.count).where(_COUNTER.id == 1)
+_READ_LEAN = select(*_LEAN).where(
+    _TABLE.c.source == bindparam("source"),
+    _TABLE.c.fingerprint.in_(bindparam("fingerprints", expanding=True)),
+)
+_READ_DETAILS = select(_TABLE.c.id, _TABLE.c.starts_at, _TABLE.c.flips).where(
+    _TABLE.c.id.in_(bindparam("ids", expanding=True))
+)
+_REPEATED = _TABLE.c.occurrences + bindparam("times")
+_COUNT_REPEATS = (
+    update(_TABLE)
+    .where(_TABLE.c.id.in_(bindparam("ids", expanding=True)))
+    .values(
+        occurrences=_REPEATED,
+        last_seen=bindparam("now", type_=_TABLE.c.last_seen.type),
+        outcome="duplicate",
+        reason=literal("repeat #", String) + cast(_REPEATED, String),
+    )
+)
+_WRITE_CHANGE = (
     update(_TABLE)
     .where(_TABLE.c.id == bindparam("row_id"))
     .values({name: bindparam(name) for name in _CHANGE})
@@ -107,11 +129,8 @@ class KnownAlerts:
     def load(self, session: Session, signals: list[AlertSignal]) -> dict[tuple[str, str], AlertRow]:
         """The rows of these signals' alerts already on record (inside the write's transaction)."""
         connection = session.connection()
-        counter = IntakeWrites.metadata.tables["intake_writes"].c
-        connection.execute(
-            update(IntakeWrites).where(counter.id == 1).values(count=counter.count + 1)
-        )
-        count = connection.execute(select(counter.count).where(counter.id == 1)).scalar_one()
+        connection.execute(_COUNT_WRITE)
+        count = connection.execute(_READ_COUNT).scalar_one()
         if self._count is None or count != self._count + 1 or len(self._rows) > self.limit:
             self._rows.clear()
         self._count = count
@@ -134,9 +153,7 @@ def _read(
     connection: Connection, source: str, fingerprints: set[str]
 ) -> dict[tuple[str, str], AlertRow]:
     names = [column.key for column in _LEAN]
-    rows = connection.execute(
-        select(*_LEAN).where(_TABLE.c.source == source, _TABLE.c.fingerprint.in_(fingerprints))
-    )
+    rows = connection.execute(_READ_LEAN, {"source": source, "fingerprints": list(fingerprints)})
     read = (AlertRow(**dict(zip(names, values, strict=True))) for values in rows)
     return {row.key: row for row in read}
 
@@ -153,9 +170,7 @@ def _read_details(
                 changing[row.id] = row
     if not changing:
         return
-    details = connection.execute(
-        select(_TABLE.c.id, _TABLE.c.starts_at, _TABLE.c.flips).where(_TABLE.c.id.in_(changing))
-    )
+    details = connection.execute(_READ_DETAILS, {"ids": list(changing)})
     for row_id, starts_at, flips in details:
         row = changing[row_id]
         row.starts_at, row.flips, row.detailed = starts_at, flips, True
@@ -183,19 +198,9 @@ def save(session: Session, rows: Iterable[AlertRow], now: datetime) -> None:
     if new:
         connection.execute(insert(_TABLE), new)
     if changes:
-        connection.execute(_CHANGE_STATEMENT, changes)
-    for count, ids in repeated.items():
-        occurrences = _TABLE.c.occurrences + count
-        connection.execute(
-            update(_TABLE)
-            .where(_TABLE.c.id.in_(ids))
-            .values(
-                occurrences=occurrences,
-                last_seen=now,
-                outcome="duplicate",
-                reason=literal("repeat #", String) + cast(occurrences, String),
-            )
-        )
+        connection.execute(_WRITE_CHANGE, changes)
+    for times, ids in repeated.items():
+        connection.execute(_COUNT_REPEATS, {"ids": ids, "times": times, "now": now})
 
 
 def _insert_values(row: AlertRow, signal: AlertSignal) -> dict[str, Any]:

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
+import orjson
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 from pydantic import BaseModel
 
 from incident_commander.alerts.formats import (
@@ -44,10 +44,6 @@ def _body_schema(model: type[BaseModel]) -> dict[str, Any]:
     }
 
 
-def _no_constants(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
 async def read_json(request: Request, *, webhook: bool) -> tuple[bytes, Any]:
     """The raw body and its JSON, after the access check; 401, 415 or 400 otherwise."""
     body = await request.body()
@@ -56,8 +52,9 @@ async def read_json(request: Request, *, webhook: bool) -> tuple[bytes, Any]:
     if content_type != "application/json" and not content_type.endswith("+json"):
         raise RequestRejected(415, f"expected Content-Type application/json, got {content_type!r}")
     try:
-        return body, json.loads(body, parse_constant=_no_constants)
-    except (ValueError, RecursionError) as exc:
+        # orjson refuses what JSON does not allow (NaN, Infinity, invalid UTF-8) and deep nesting.
+        return body, orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
         raise RequestRejected(400, f"malformed JSON: {str(exc)[:200]}") from None
 
 
@@ -66,7 +63,7 @@ async def _receive(
     source: str,
     model: type[BaseModel],
     convert: Callable[[Any], list[AlertSignal]],
-) -> JSONResponse:
+) -> Response:
     body, data = await read_json(request, webhook=True)
     if not isinstance(data, dict):
         raise RequestRejected(422, f"expected a JSON object, got {type(data).__name__}")
@@ -82,11 +79,11 @@ async def _receive(
         for outcome, count in Counter(entry["outcome"] for entry in result.alerts).items():
             metrics.alerts.labels(source, outcome).inc(count)
     # Plain JSON types already: skip FastAPI's generic encoder, which is slow on large batches.
-    return JSONResponse(result.as_dict())
+    return Response(orjson.dumps(result.as_dict()), media_type="application/json")
 
 
 @router.post("/alertmanager", openapi_extra=_body_schema(AlertmanagerPayload))
-async def alertmanager(request: Request) -> JSONResponse:
+async def alertmanager(request: Request) -> Response:
     """Alertmanager's webhook receiver (payload version 4)."""
     return await _receive(
         request, "alertmanager", AlertmanagerPayload, lambda p: from_alertmanager(p, "alertmanager")
@@ -94,7 +91,7 @@ async def alertmanager(request: Request) -> JSONResponse:
 
 
 @router.post("/grafana", openapi_extra=_body_schema(GrafanaPayload))
-async def grafana(request: Request) -> JSONResponse:
+async def grafana(request: Request) -> Response:
     """Grafana alerting's webhook contact point."""
     return await _receive(
         request, "grafana", GrafanaPayload, lambda p: from_alertmanager(p, "grafana")
@@ -102,7 +99,7 @@ async def grafana(request: Request) -> JSONResponse:
 
 
 @router.post("/events", openapi_extra=_body_schema(EventPayload))
-async def events(request: Request) -> JSONResponse:
+async def events(request: Request) -> Response:
     """An Events v2 message (trigger, acknowledge, resolve)."""
 
     def convert(payload: EventPayload) -> list[AlertSignal]:
@@ -115,6 +112,6 @@ async def events(request: Request) -> JSONResponse:
 
 
 @router.post("/generic", openapi_extra=_body_schema(GenericPayload))
-async def generic(request: Request) -> JSONResponse:
+async def generic(request: Request) -> Response:
     """The generic format: ``{"alerts": [{"summary": ..., "service": ...}]}``."""
     return await _receive(request, "generic", GenericPayload, from_generic)
