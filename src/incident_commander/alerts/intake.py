@@ -21,6 +21,7 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from incident_commander.alerts.attachments import Attachments, signal_row
 from incident_commander.alerts.rows import AlertRow, KnownAlerts, save
 from incident_commander.alerts.signal import AlertSignal
 from incident_commander.alerts.tuning import write_alert_tuning
@@ -50,9 +51,6 @@ OPEN_FOR_JOINING = frozenset(
     }
 )
 UNCONFIRMED = frozenset({Status.DETECTED, Status.TRIAGED, Status.REOPENED})
-# How many alert names one timeline line lists before it says "and N more".
-NAMES_PER_LINE = 10
-PLURAL = {"alert joined": "alerts joined", "alert cleared": "alerts cleared"}
 
 _ANSWERS = select(Delivery.key, Delivery.response).where(
     Delivery.key.in_(bindparam("keys", expanding=True))
@@ -103,56 +101,6 @@ class _Job:
     replay_of: _Job | None = None
 
 
-class _Attachments:
-    """Alerts that joined or cleared on an incident: a signal row each, one timeline line a kind.
-
-    During a storm hundreds of alerts join the same incident; the intake log keeps every one,
-    the timeline says it once per delivery ("48 alerts joined: A, B, … and 38 more").
-    """
-
-    def __init__(self) -> None:
-        self.by_incident: dict[str, tuple[Incident, dict[str, list[AlertSignal]]]] = {}
-
-    def add(self, inc: Incident, signal: AlertSignal, note: str) -> None:
-        entry = self.by_incident.setdefault(inc.id, (inc, {}))
-        entry[1].setdefault(note, []).append(signal)
-
-    def write(self, journal: Journal) -> None:
-        rows: list[dict[str, Any]] = []
-        for inc, notes in self.by_incident.values():
-            for note, signals in notes.items():
-                rows.extend(_signal_row(inc.id, signal) for signal in signals)
-                journal.event(inc, "signal.received", _summary(note, signals))
-        if rows:
-            journal.session.execute(insert(Signal), rows)
-        self.by_incident.clear()
-
-
-def _signal_row(incident_id: str, signal: AlertSignal) -> dict[str, Any]:
-    return {
-        "incident_id": incident_id,
-        "at": utcnow(),
-        "source": signal.source,
-        "detected_by": signal.source,
-        "summary": signal.summary[:10_000],
-        "details": {
-            "labels": signal.labels,
-            "annotations": signal.annotations,
-            "fingerprint": signal.fingerprint,
-            "status": signal.status,
-        },
-    }
-
-
-def _summary(note: str, signals: list[AlertSignal]) -> str:
-    named = [f"{s.alertname[:200]} ({s.status})" for s in signals[:NAMES_PER_LINE]]
-    if len(signals) == 1:
-        return f"{note}: {named[0]}"
-    more = len(signals) - len(named)
-    listed = ", ".join(named) + (f", and {more} more" if more else "")
-    return f"{len(signals)} {PLURAL.get(note, note)}: {listed}"
-
-
 @dataclass
 class _Batch:
     """What the deliveries of one transaction work with."""
@@ -164,7 +112,7 @@ class _Batch:
     pending: list[_Pending] = field(default_factory=list)
     dismiss: dict[str, str] = field(default_factory=dict)
     open_by_group: dict[str, Incident | None] = field(default_factory=dict)
-    attachments: _Attachments = field(default_factory=_Attachments)
+    attachments: Attachments = field(default_factory=Attachments)
 
 
 class AlertIntake:
@@ -461,7 +409,7 @@ class AlertIntake:
             batch.attachments.add(inc, signal, "alert firing again")
         elif inc is not None and Status(inc.status) in (Status.RESOLVED, Status.MONITORING):
             row.outcome = "reopened"
-            journal.session.add(Signal(**_signal_row(inc.id, signal)))
+            journal.session.add(Signal(**signal_row(inc.id, signal)))
             journal.event(inc, "signal.received", f"recurrence: {signal.alertname} (firing)")
             self.engine.reopen(journal, inc, f"alert {row.alertname} fired again")
         else:
@@ -501,7 +449,7 @@ class AlertIntake:
     ) -> dict[str, str]:
         with self.engine.transaction(sync=False) as journal:
             opened: dict[str, str] = {}
-            joined = _Attachments()
+            joined = Attachments()
             for group_key, items in by_group.items():
                 inc = open_incident(self.engine, journal, declarations[group_key])
                 opened[group_key] = inc.id
