@@ -70,3 +70,18 @@ def test_a_failed_refresh_is_tried_again_in_the_next_round() -> None:
         time.sleep(0.01)
     assert engine.synced == ["INC-1"]
     worker.stop()
+
+
+def test_rounds_start_at_most_once_per_pause_however_often_marks_arrive() -> None:
+    engine = RecordingEngine()
+    worker = refresher(engine, pause=0.5)
+    worker.start()
+    began = time.monotonic()
+    while time.monotonic() - began < 1.2:
+        worker({f"INC-{len(engine.synced)}"}, False)
+        time.sleep(0.01)
+    assert worker.flush(10)
+    worker.stop()
+    # About three rounds in 1.2 s (at 0, 0.5 and 1.0 s, and one for the last marks),
+    # each writing what gathered, instead of one round per mark.
+    assert 2 <= len(engine.synced) <= 5, engine.synced

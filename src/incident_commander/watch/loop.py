@@ -107,8 +107,8 @@ class EvidenceRefresher:
                 if not (self._incidents or self._tuning):
                     return
                 wait = began + self.pause - time.monotonic()
-                if wait > 0 and not self._stopping:
-                    self._changed.wait(wait)  # let more marks gather into this round
+                if wait > 0:  # let more marks gather into this round, unless stopping
+                    self._changed.wait_for(lambda: self._stopping, wait)
                 incidents, tuning = self._incidents, self._tuning
                 self._incidents, self._tuning, self._busy = set(), False, True
             began = time.monotonic()
