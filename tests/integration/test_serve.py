@@ -407,3 +407,6 @@ def test_probe_loop_opens_an_incident_that_policies_roll_back(tmp_path: Path) ->
     assert (probe["source"], probe["alertname"]) == ("health-probe", "HealthCheckFailing")
     assert done["severity"] == "SEV1"
     assert "Traceback" not in log
+    # The server's log names the incident on every event line.
+    assert f" {incident} incident.declared: " in log
+    assert f" {incident} automation: [AUTOMATION] switch-release executed: succeeded" in log

@@ -12,6 +12,7 @@ from rich.markup import escape
 from incident_commander import __version__
 from incident_commander.app import Commander
 from incident_commander.errors import ICError
+from incident_commander.protocol.engine import EventListener
 
 __all__ = ["app", "run"]
 
@@ -33,11 +34,12 @@ class State:
         self.config = config
         self._commander: Commander | None = None
 
-    def commander(self) -> Commander:
+    def commander(self, on_event: EventListener | None = None) -> Commander:
+        """The commander of this invocation; events are shown as ``print_event`` unless told."""
         if self._commander is None:
             from incident_commander.cli.render import print_event
 
-            self._commander = Commander.from_config(self.config, on_event=print_event)
+            self._commander = Commander.from_config(self.config, on_event=on_event or print_event)
         return self._commander
 
 

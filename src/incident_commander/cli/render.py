@@ -10,11 +10,19 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from incident_commander.clock import isoformat
+from incident_commander.clock import isoformat, utcnow
 from incident_commander.evidence.record import IncidentRecord
 from incident_commander.protocol.gates import GateResult
 
-__all__ = ["console", "err", "print_event", "print_gates", "print_json", "print_record"]
+__all__ = [
+    "console",
+    "err",
+    "log_event",
+    "print_event",
+    "print_gates",
+    "print_json",
+    "print_record",
+]
 
 console = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
@@ -33,14 +41,23 @@ STYLE = {
 }
 
 
-def print_event(kind: str, text: str) -> None:
-    """Show an engine event as it is committed (on stderr, so stdout stays parseable)."""
+def print_event(incident_id: str, kind: str, text: str) -> None:
+    """Show an engine event as it is committed (on stderr, so stdout stays parseable).
+
+    A command works on one incident at a time, so its id is not repeated on every line.
+    """
     style = STYLE.get(kind, "")
     body = escape(text)
     if kind in ("phase", "alert", "error", "automation") or text.startswith("["):
         err.print(f"[{style}]{body}[/]" if style else body)
     else:
         err.print(f"  [{style or 'default'}]{escape(kind)}[/]: {body}")
+
+
+def log_event(incident_id: str, kind: str, text: str) -> None:
+    """One plain line per engine event for a server's log: time, incident, kind, text."""
+    stamp = isoformat(utcnow())
+    sys.stderr.write(f"{stamp} {incident_id} {kind}: {' '.join(text.split())}\n")
 
 
 def print_json(data: Any) -> None:

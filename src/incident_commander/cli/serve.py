@@ -25,7 +25,7 @@ from incident_commander.alerts.signal import (
     from_event,
     from_generic,
 )
-from incident_commander.cli.render import console, err, print_json
+from incident_commander.cli.render import console, err, log_event, print_json
 from incident_commander.errors import InvalidInput
 
 __all__ = ["parse_alert_file", "register"]
@@ -112,7 +112,7 @@ def register(app: typer.Typer) -> None:
             host = "127.0.0.1"
         elif token is None:
             err.print("No IC_API_TOKEN is set: the API and webhooks accept unauthenticated calls.")
-        commander = ctx.obj.commander()
+        commander = ctx.obj.commander(on_event=log_event)
         application = create_app(commander, token=token, probes=probes)
         err.print(f"Incident Commander on http://{host}:{port} (API docs at /docs)")
         uvicorn.run(application, host=host, port=port, log_level="warning", access_log=False)

@@ -8,6 +8,7 @@ import shutil
 import socket
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -220,7 +221,7 @@ def run_demo(
     *,
     timings: DemoSettings | None = None,
     on_event: EventListener | None = None,
-    say: EventListener | None = None,
+    say: Callable[[str, str], None] | None = None,
 ) -> dict[str, Any]:
     """Run the whole demo incident in ``workdir``; return the summary."""
     timings = timings or DemoSettings()

@@ -30,7 +30,8 @@ from incident_commander.store.models import Alert, Decision, Deploy, Execution, 
 
 __all__ = ["Engine", "EventListener"]
 
-EventListener = Callable[[str, str], None]
+EventListener = Callable[[str, str, str], None]
+"""Told of each timeline event once committed: (incident id, kind, text)."""
 
 
 class Engine:
@@ -42,7 +43,7 @@ class Engine:
         self.settings = settings
         self.store = store
         self.evidence = EvidenceFolder(settings)
-        self.on_event: EventListener = on_event or (lambda kind, text: None)
+        self.on_event: EventListener = on_event or (lambda incident_id, kind, text: None)
 
     # -- plumbing ----------------------------------------------------------------------------
 
@@ -55,8 +56,8 @@ class Engine:
         with self.store.session() as session:
             journal = Journal(session, self.settings)
             yield journal
-        for kind, text in journal.emitted:
-            self.on_event(kind, text)
+        for incident_id, kind, text in journal.emitted:
+            self.on_event(incident_id, kind, text)
         if not sync:
             return
         for incident_id in sorted(journal.touched):

@@ -58,7 +58,7 @@ class Journal:
     def __init__(self, session: Session, settings: Settings) -> None:
         self.session = session
         self.settings = settings
-        self.emitted: list[tuple[str, str]] = []
+        self.emitted: list[tuple[str, str, str]] = []  # (incident id, kind, text)
         self.touched: set[str] = set()
         self.postmortem: set[str] = set()
         self._heads: dict[str, tuple[int, str]] = {}
@@ -91,7 +91,7 @@ class Journal:
         self._heads[inc.id] = (seq, row.hash)
         inc.updated_at = at
         self.touched.add(inc.id)
-        self.emitted.append((kind, text))
+        self.emitted.append((inc.id, kind, text))
         return row
 
     def notify(self, inc: Incident, subject: str, body: str) -> list[Notification]:
