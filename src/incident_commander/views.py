@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from incident_commander.clock import isoformat
 from incident_commander.evidence.record import IncidentRecord
 from incident_commander.store.models import Alert, Incident
 
-__all__ = ["alert_dict", "incident_row", "record_dict"]
+if TYPE_CHECKING:
+    from incident_commander.protocol.engine import Engine
+
+__all__ = ["alert_dict", "incident_row", "incident_view", "record_dict"]
 
 
 def incident_row(inc: Incident) -> dict[str, Any]:
@@ -58,3 +61,13 @@ def record_dict(
             for e in record.events
         ],
     }
+
+
+def incident_view(engine: Engine, incident_id: str) -> dict[str, Any]:
+    """One incident as `ic show --json` and `GET /api/v1/incidents/{id}` give it.
+
+    The alerts are read before the record: the intake commits an alert's change together with
+    its timeline line, so a view that shows the change also shows the line.
+    """
+    alerts = engine.alerts_of(incident_id)
+    return record_dict(engine.record(incident_id), engine.pending_prompt(incident_id), alerts)

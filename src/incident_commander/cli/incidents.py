@@ -14,7 +14,7 @@ from incident_commander.config import ApprovalKind
 from incident_commander.errors import InvalidInput
 from incident_commander.protocol.intake import SOURCES
 from incident_commander.protocol.severity import Answers
-from incident_commander.views import incident_row, record_dict
+from incident_commander.views import incident_row, incident_view
 
 __all__ = ["register"]
 
@@ -376,12 +376,10 @@ def register(app: typer.Typer) -> None:
     def show(ctx: typer.Context, incident_id: IncidentId, json_out: Json = False) -> None:
         """Show an incident: status, severity, what it waits for, and its timeline."""
         engine = ctx.obj.commander().engine
-        record = engine.record(incident_id)
-        prompt = engine.pending_prompt(incident_id)
         if json_out:
-            print_json(record_dict(record, prompt, engine.alerts_of(incident_id)))
-        else:
-            print_record(record, prompt)
+            print_json(incident_view(engine, incident_id))
+            return
+        print_record(engine.record(incident_id), engine.pending_prompt(incident_id))
 
     @app.command()
     def report(ctx: typer.Context, incident_id: IncidentId) -> None:

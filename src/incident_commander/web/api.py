@@ -16,7 +16,7 @@ from incident_commander.protocol.closing import Review
 from incident_commander.protocol.engine import Engine
 from incident_commander.protocol.gates import run_gates
 from incident_commander.protocol.severity import Answers
-from incident_commander.views import incident_row, record_dict
+from incident_commander.views import incident_row, incident_view
 from incident_commander.web.security import check_access
 
 __all__ = ["router"]
@@ -41,14 +41,6 @@ def _timed(request: Request, step: str) -> Iterator[None]:
         yield
     finally:
         request.app.state.metrics.steps.labels(step).observe(time.perf_counter() - started)
-
-
-def _view(engine: Engine, incident_id: str) -> dict[str, Any]:
-    return record_dict(
-        engine.record(incident_id),
-        engine.pending_prompt(incident_id),
-        engine.alerts_of(incident_id),
-    )
 
 
 class Declaration(BaseModel):
@@ -123,13 +115,13 @@ def declare(request: Request, body: Declaration) -> dict[str, Any]:
         detected_by=body.detected_by,
         symptoms=body.symptoms,
     )
-    return _view(engine, incident_id)
+    return incident_view(engine, incident_id)
 
 
 @router.get("/incidents/{incident_id}")
 def show(request: Request, incident_id: str) -> dict[str, Any]:
     """One incident with its alerts and timeline (the same as `ic show --json`)."""
-    return _view(_engine(request), incident_id)
+    return incident_view(_engine(request), incident_id)
 
 
 @router.post("/incidents/{incident_id}/assess")
@@ -138,7 +130,7 @@ def assess(request: Request, incident_id: str, body: Assessment) -> dict[str, An
     engine = _engine(request)
     with _timed(request, "assess"):
         engine.assess(incident_id, body.answers, assessed_by=body.assessed_by)
-    return _view(engine, incident_id)
+    return incident_view(engine, incident_id)
 
 
 @router.post("/incidents/{incident_id}/approvals")
@@ -152,7 +144,7 @@ def approve(request: Request, incident_id: str, body: ApprovalAnswer) -> dict[st
         rationale=body.reason,
         kind=body.kind,
     )
-    return _view(engine, incident_id)
+    return incident_view(engine, incident_id)
 
 
 @router.post("/incidents/{incident_id}/plan")
@@ -167,7 +159,7 @@ def plan(request: Request, incident_id: str, body: PlanRequest) -> dict[str, Any
             option=body.option,
             chosen_by=body.chosen_by,
         )
-    return _view(engine, incident_id)
+    return incident_view(engine, incident_id)
 
 
 @router.post("/incidents/{incident_id}/execute")
@@ -189,7 +181,7 @@ def execute(request: Request, incident_id: str) -> dict[str, Any]:
             }
             for r in outcome.runs
         ],
-        "incident": _view(engine, incident_id),
+        "incident": incident_view(engine, incident_id),
     }
 
 
@@ -202,7 +194,7 @@ def validate(request: Request, incident_id: str) -> dict[str, Any]:
     return {
         "verdict": attempt.get("verdict"),
         "critical_pass_rate": attempt.get("critical_pass_rate"),
-        "incident": _view(engine, incident_id),
+        "incident": incident_view(engine, incident_id),
     }
 
 
@@ -225,7 +217,7 @@ def dismiss(request: Request, incident_id: str, body: Dismissal) -> dict[str, An
     """Record a false positive."""
     engine = _engine(request)
     engine.dismiss(incident_id, reason=body.reason, dismissed_by=body.dismissed_by)
-    return _view(engine, incident_id)
+    return incident_view(engine, incident_id)
 
 
 @router.post("/incidents/{incident_id}/close")
@@ -233,7 +225,7 @@ def close(request: Request, incident_id: str, body: Closing) -> dict[str, Any]:
     """Close a resolved incident once gate 4 passes."""
     engine = _engine(request)
     engine.close(incident_id, closed_by=body.closed_by)
-    return _view(engine, incident_id)
+    return incident_view(engine, incident_id)
 
 
 @router.get("/incidents/{incident_id}/gates")
