@@ -192,9 +192,9 @@ class AlertIntake:
         touched: set[str] = set()
         with self.engine.store.exclusive("alert-intake"):
             with self.engine.transaction(sync=False) as journal, journal.session.no_autoflush:
-                signals = [signal for job in jobs for signal in job.signals]
+                fresh = self._sort_out(journal, jobs)  # retries are answered, not read again
+                signals = [signal for job in fresh for signal in job.signals]
                 batch = _Batch(journal, self.known.load(journal.session, signals))
-                fresh = self._sort_out(journal, jobs)
                 for job in fresh:
                     job.result = batch.result = IngestResult(received=len(job.signals))
                     for signal in job.signals:
@@ -319,7 +319,6 @@ class AlertIntake:
                 occurrences=1,
                 outcome="recorded",
                 first=signal,
-                detailed=True,
             )
             batch.known[row.key] = row
             self._first_sight(batch, row, signal, now)

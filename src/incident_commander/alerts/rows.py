@@ -51,10 +51,10 @@ class AlertRow:
     outcome: str
     id: int | None = None
     incident_id: str | None = None
-    # Read for a known alert only when its status changes (see ``KnownAlerts.load``).
+    # Read for a known alert only when its status changes (see ``KnownAlerts.load``); a stored
+    # alert always has a start, so ``starts_at is None`` means these were not read.
     starts_at: datetime | None = None
     flips: list[Any] = field(default_factory=list)
-    detailed: bool = False  # ``starts_at`` and ``flips`` hold what is stored
     # Written, never read back.
     first_seen: datetime | None = None
     last_seen: datetime | None = None
@@ -80,7 +80,7 @@ _LEAN = [
     )
 ]
 # Built once: the intake runs these for every delivery.
-_COUNTER = Alert.metadata.tables["intake_writes"].c
+_COUNTER = IntakeWrites.metadata.tables["intake_writes"].c
 _COUNT_WRITE = update(IntakeWrites).where(_COUNTER.id == 1).values(count=_COUNTER.count + 1)
 _READ_COUNT = select(_COUNTER.count).where(_COUNTER.id == 1)
 _READ_LEAN = select(*_LEAN).where(
@@ -165,7 +165,7 @@ def _read_details(
     changing: dict[int, AlertRow] = {}
     for signal in signals:
         row = known.get((signal.source, signal.fingerprint))
-        if row is not None and row.id is not None and not row.detailed:
+        if row is not None and row.id is not None and row.starts_at is None:
             if row.status != signal.status:
                 changing[row.id] = row
     if not changing:
@@ -173,7 +173,7 @@ def _read_details(
     details = connection.execute(_READ_DETAILS, {"ids": list(changing)})
     for row_id, starts_at, flips in details:
         row = changing[row_id]
-        row.starts_at, row.flips, row.detailed = starts_at, flips, True
+        row.starts_at, row.flips = starts_at, flips
 
 
 def save(session: Session, rows: Iterable[AlertRow], now: datetime) -> None:
@@ -215,7 +215,7 @@ def _insert_values(row: AlertRow, signal: AlertSignal) -> dict[str, Any]:
         "annotations": signal.annotations,
         "starts_at": row.starts_at,
         "ends_at": row.ends_at,
-        "first_seen": row.first_seen or row.last_seen,
+        "first_seen": row.first_seen,
         "last_seen": row.last_seen,
         "resolved_at": row.resolved_at,
         "occurrences": row.occurrences,
