@@ -171,6 +171,9 @@ class AlertSettings(_Strict):
     flap_window_seconds: float = Field(default=600, gt=0)
     maintenance: list[MaintenanceWindow] = Field(default_factory=list)
     assess: list[AssessRule] = Field(default_factory=_default_rules)
+    max_alerts_per_delivery: int = Field(default=1000, ge=1, le=100_000)
+    storm_groups_per_minute: int = Field(default=20, ge=1)
+    delivery_retention_hours: float = Field(default=24, gt=0)
 
 
 class Settings(_Strict):

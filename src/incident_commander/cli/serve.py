@@ -9,22 +9,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from pydantic import BaseModel, ValidationError
 
-from incident_commander.alerts.formats import (
-    AlertmanagerPayload,
-    EventPayload,
-    GenericAlert,
-    GenericPayload,
-    GrafanaPayload,
-)
-from incident_commander.alerts.intake import AlertIntake
-from incident_commander.alerts.signal import (
-    AlertSignal,
-    from_alertmanager,
-    from_event,
-    from_generic,
-)
+from incident_commander.alerts.formats import GenericAlert
+from incident_commander.alerts.intake import AlertIntake, IngestResult
+from incident_commander.alerts.parse import Parsed, parse_delivery
 from incident_commander.cli.render import console, err, log_event, print_json
 from incident_commander.errors import InvalidInput
 
@@ -40,16 +28,7 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def _validated(model: type[BaseModel], data: Any, path: Path) -> Any:
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(p) for p in first["loc"])
-        raise InvalidInput(f"{path}: {field}: {first['msg']}") from None
-
-
-def parse_alert_file(path: Path) -> tuple[str, list[AlertSignal]]:
+def parse_alert_file(path: Path, *, limit: int) -> tuple[str, Parsed]:
     """Read alerts from a file in any webhook format, or an ``alert-test-results.json``."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -57,27 +36,42 @@ def parse_alert_file(path: Path) -> tuple[str, list[AlertSignal]]:
         raise InvalidInput(f"{path}: cannot read: {exc.strerror or exc}") from None
     except ValueError as exc:
         raise InvalidInput(f"{path}: malformed JSON: {exc}") from None
-    if isinstance(data, dict) and "event_action" in data:
-        signal = from_event(_validated(EventPayload, data, path))
-        return "events", [signal] if signal else []
-    if isinstance(data, dict) and isinstance(data.get("alerts"), list) and "status" in data:
-        if "orgId" in data:
-            return "grafana", from_alertmanager(_validated(GrafanaPayload, data, path), "grafana")
-        payload = _validated(AlertmanagerPayload, data, path)
-        return "alertmanager", from_alertmanager(payload, "alertmanager")
     if isinstance(data, dict) and isinstance(data.get("results"), list):
         data = {"alerts": data["results"]}
     if isinstance(data, list):
         data = {"alerts": data}
     if isinstance(data, dict) and "summary" in data:
         data = {"alerts": [data]}
-    if isinstance(data, dict) and isinstance(data.get("alerts"), list):
-        payload = _validated(GenericPayload, data, path)
-        return "file", from_generic(payload, "file")
-    raise InvalidInput(
-        f"{path}: not a known alert format (Alertmanager, Grafana, Events v2, generic "
-        f"{{'alerts': [{', '.join(GenericAlert.model_fields)}]}}, or alert-test-results.json)"
-    )
+    if isinstance(data, dict) and "event_action" in data:
+        source = "events"
+    elif isinstance(data, dict) and isinstance(data.get("alerts"), list) and "status" in data:
+        source = "grafana" if "orgId" in data else "alertmanager"
+    elif isinstance(data, dict) and isinstance(data.get("alerts"), list):
+        source = "file"
+    else:
+        raise InvalidInput(
+            f"{path}: not a known alert format (Alertmanager, Grafana, Events v2, generic "
+            f"{{'alerts': [{', '.join(GenericAlert.model_fields)}]}}, or alert-test-results.json)"
+        )
+    try:
+        return source, parse_delivery(source, data, limit=limit)
+    except InvalidInput as exc:
+        raise InvalidInput(f"{path}: {exc.message}") from None
+
+
+def _print_ingested(result: IngestResult, outcomes: list[Any]) -> None:
+    """One line per alert taken and per incident driven."""
+    for entry in result.alerts:
+        console.print(
+            f"{entry['fingerprint'][:12]} {entry['status']}: {entry['outcome']}"
+            + (f" → {entry['incident_id']}" if entry["incident_id"] else "")
+            + (f" ({entry['reason']})" if entry["reason"] else "")
+        )
+    for outcome in outcomes:
+        console.print(
+            f"{outcome.incident_id}: {outcome.status}"
+            + (f"; needs {outcome.needs}" if outcome.needs else "")
+        )
 
 
 def register(app: typer.Typer) -> None:
@@ -127,21 +121,20 @@ def register(app: typer.Typer) -> None:
         json_out: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
     ) -> None:
         """Take alerts in from a file, exactly as the webhooks would."""
-        source, signals = parse_alert_file(path)
         engine = ctx.obj.commander().engine
-        result = AlertIntake(engine).ingest(signals, source=source)
+        source, parsed = parse_alert_file(
+            path, limit=engine.settings.alerts.max_alerts_per_delivery
+        )
+        result = IngestResult(received=0)
+        if parsed.signals:
+            result = AlertIntake(engine).ingest(parsed.signals, source=source)
         outcomes = [engine.run(i) for i in result.opened] if run else []
         if json_out:
-            print_json({**result.as_dict(), "runs": [o.__dict__ for o in outcomes]})
-            return
-        for entry in result.alerts:
-            console.print(
-                f"{entry['fingerprint'][:12]} {entry['status']}: {entry['outcome']}"
-                + (f" → {entry['incident_id']}" if entry["incident_id"] else "")
-                + (f" ({entry['reason']})" if entry["reason"] else "")
+            rejected = [r.as_dict() for r in parsed.rejected]
+            print_json(
+                {**result.as_dict(), "rejected": rejected, "runs": [o.__dict__ for o in outcomes]}
             )
-        for outcome in outcomes:
-            console.print(
-                f"{outcome.incident_id}: {outcome.status}"
-                + (f"; needs {outcome.needs}" if outcome.needs else "")
-            )
+        else:
+            _print_ingested(result, outcomes)
+        if parsed.rejected:
+            raise InvalidInput(f"{path}: alerts not taken: {parsed.describe_rejected()}")

@@ -252,5 +252,5 @@ class Delivery(Base):
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     source: Mapped[str] = mapped_column(String(32))
-    received_at: Mapped[datetime]
+    received_at: Mapped[datetime] = mapped_column(index=True)
     response: Mapped[dict[str, Any]] = mapped_column(default=dict)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import time
 from collections import Counter
-from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -20,13 +19,9 @@ from incident_commander.alerts.formats import (
     GenericPayload,
     GrafanaPayload,
 )
-from incident_commander.alerts.intake import AlertIntake
-from incident_commander.alerts.signal import (
-    AlertSignal,
-    from_alertmanager,
-    from_event,
-    from_generic,
-)
+from incident_commander.alerts.intake import AlertIntake, IngestResult
+from incident_commander.alerts.parse import parse_delivery
+from incident_commander.errors import InvalidInput
 from incident_commander.web.errors import RequestRejected
 from incident_commander.web.security import check_access
 
@@ -58,60 +53,58 @@ async def read_json(request: Request, *, webhook: bool) -> tuple[bytes, Any]:
         raise RequestRejected(400, f"malformed JSON: {str(exc)[:200]}") from None
 
 
-async def _receive(
-    request: Request,
-    source: str,
-    model: type[BaseModel],
-    convert: Callable[[Any], list[AlertSignal]],
-) -> Response:
+async def _receive(request: Request, source: str) -> Response:
     body, data = await read_json(request, webhook=True)
-    if not isinstance(data, dict):
-        raise RequestRejected(422, f"expected a JSON object, got {type(data).__name__}")
-    payload = model.model_validate(data)
-    signals = convert(payload)
     intake: AlertIntake = request.app.state.intake
+    try:
+        parsed = parse_delivery(source, data, limit=intake.settings.max_alerts_per_delivery)
+    except InvalidInput as exc:
+        raise RequestRejected(exc.http_status, exc.message) from None
     key = hashlib.sha256(source.encode() + b"\0" + body).hexdigest()
     started = time.perf_counter()
-    result = await run_in_threadpool(intake.ingest, signals, source=source, delivery_key=key)
+    result = IngestResult()
+    if parsed.signals:
+        result = await run_in_threadpool(
+            intake.ingest, parsed.signals, source=source, delivery_key=key
+        )
     metrics = request.app.state.metrics
     metrics.steps.labels("ingest").observe(time.perf_counter() - started)
     if not result.replayed:
         for outcome, count in Counter(entry["outcome"] for entry in result.alerts).items():
             metrics.alerts.labels(source, outcome).inc(count)
+    answer = result.as_dict()
+    if parsed.rejected:
+        # The good alerts are taken; the answer names each one refused and why.
+        metrics.rejected.labels("invalid").inc()
+        answer = {
+            "error": parsed.describe_rejected(),
+            "rejected": [r.as_dict() for r in parsed.rejected],
+            **answer,
+        }
+        return Response(orjson.dumps(answer), status_code=422, media_type="application/json")
     # Plain JSON types already: skip FastAPI's generic encoder, which is slow on large batches.
-    return Response(orjson.dumps(result.as_dict()), media_type="application/json")
+    return Response(orjson.dumps(answer), media_type="application/json")
 
 
 @router.post("/alertmanager", openapi_extra=_body_schema(AlertmanagerPayload))
 async def alertmanager(request: Request) -> Response:
     """Alertmanager's webhook receiver (payload version 4)."""
-    return await _receive(
-        request, "alertmanager", AlertmanagerPayload, lambda p: from_alertmanager(p, "alertmanager")
-    )
+    return await _receive(request, "alertmanager")
 
 
 @router.post("/grafana", openapi_extra=_body_schema(GrafanaPayload))
 async def grafana(request: Request) -> Response:
     """Grafana alerting's webhook contact point."""
-    return await _receive(
-        request, "grafana", GrafanaPayload, lambda p: from_alertmanager(p, "grafana")
-    )
+    return await _receive(request, "grafana")
 
 
 @router.post("/events", openapi_extra=_body_schema(EventPayload))
 async def events(request: Request) -> Response:
     """An Events v2 message (trigger, acknowledge, resolve)."""
-
-    def convert(payload: EventPayload) -> list[AlertSignal]:
-        if payload.event_action == "trigger" and payload.payload is None:
-            raise RequestRejected(422, "payload: required when event_action is trigger")
-        signal = from_event(payload)
-        return [signal] if signal else []
-
-    return await _receive(request, "events", EventPayload, convert)
+    return await _receive(request, "events")
 
 
 @router.post("/generic", openapi_extra=_body_schema(GenericPayload))
 async def generic(request: Request) -> Response:
     """The generic format: ``{"alerts": [{"summary": ..., "service": ...}]}``."""
-    return await _receive(request, "generic", GenericPayload, from_generic)
+    return await _receive(request, "generic")

@@ -1,0 +1,192 @@
+"""Opening incidents for alerts that have none: one per group, or one for a whole storm.
+
+Runs after the alert rows are committed, in a transaction of its own. When more groups open in
+a minute than ``alerts.storm_groups_per_minute`` allows, the groups beyond the limit join one
+open *alert storm* incident instead of opening hundreds: a person sees one incident listing
+them, not a page of noise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from incident_commander.alerts.attachments import Attachments
+from incident_commander.alerts.rules import Pending, group_key, open_incident_of
+from incident_commander.alerts.signal import AlertSignal
+from incident_commander.clock import isoformat, utcnow
+from incident_commander.errors import TransitionRejected
+from incident_commander.protocol.intake import Declaration, open_incident
+from incident_commander.protocol.journal import Journal
+from incident_commander.store.models import Alert, Incident
+
+if TYPE_CHECKING:
+    from incident_commander.protocol.engine import Engine
+
+__all__ = ["STORM_SERVICE", "IncidentOpener", "incident_title"]
+
+STORM_SERVICE = "alert-storm"
+ALERT_SOURCES = ("monitoring-alert", "health-probe")
+
+
+def incident_title(alertname: str, summary: str) -> str:
+    """``name: summary``, without saying the same thing twice."""
+    name, text = alertname.strip(), summary.strip()
+    if not name or text.lower().startswith(name.lower()):
+        return text[:500]
+    if not text or name.lower().startswith(text.lower()):
+        return name[:500]
+    return f"{name}: {text}"[:500]
+
+
+@dataclass(frozen=True)
+class _Placement:
+    """Where a group's alerts went: the incident, whether its first alert opened it, and why."""
+
+    incident_id: str
+    new: bool
+    reason: str | None
+
+
+class IncidentOpener:
+    """Opens the incidents the intake's pending alerts need, all in one transaction."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.settings = engine.settings.alerts
+
+    def open(self, pending: list[Pending]) -> set[str]:
+        """Open one incident per group (or join the storm); the group's other alerts join it.
+
+        Returns the incidents opened or joined, whose evidence is behind the store.
+        """
+        by_group: dict[str, list[Pending]] = {}
+        for item in pending:
+            by_group.setdefault(item.row.group_key, []).append(item)
+        for _attempt in range(5):
+            try:
+                placed = self._open_all(by_group)
+                break
+            except IntegrityError:
+                continue  # another process took the same incident id: count again
+        else:
+            raise TransitionRejected("could not allocate an incident id; try again")
+        for key, items in by_group.items():
+            place = placed[key]
+            if place.new:
+                items[0].result.opened.append(place.incident_id)
+            for item in items:
+                outcome = "opened" if place.new and item is items[0] else "joined"
+                item.row.incident_id, item.row.outcome = place.incident_id, outcome
+                item.row.reason = place.reason
+                item.entry.update(
+                    incident_id=place.incident_id, outcome=outcome, reason=place.reason
+                )
+        return {place.incident_id for place in placed.values()}
+
+    def _open_all(self, by_group: dict[str, list[Pending]]) -> dict[str, _Placement]:
+        with self.engine.transaction(sync=False) as journal:
+            placed: dict[str, _Placement] = {}
+            joined = Attachments()
+            own, stormed = self._split_storm(journal, list(by_group))
+            for key in own:
+                declaration = self.declaration(by_group[key][0].signal, key).checked()
+                inc = open_incident(self.engine, journal, declaration)
+                placed[key] = _Placement(inc.id, True, None)
+            if stormed:
+                limit = self.settings.storm_groups_per_minute
+                reason = f"alert storm: more than {limit} alert groups within a minute"
+                found = open_incident_of(journal, STORM_SERVICE)
+                opens_storm = found is None
+                storm = found or self._open_storm(journal, stormed, by_group)
+                for key in stormed:
+                    placed[key] = _Placement(storm.id, opens_storm and key == stormed[0], reason)
+            for key, items in by_group.items():
+                place = placed[key]
+                target = journal.session.get(Incident, place.incident_id)
+                assert target is not None
+                linked: dict[tuple[str, str], list[str]] = {}
+                for item in items:
+                    first = place.new and item is items[0]
+                    outcome = "opened" if first else "joined"
+                    linked.setdefault((item.row.source, outcome), []).append(item.row.fingerprint)
+                    if not first:
+                        joined.add(target, item.signal, "alert joined")
+                for (source, outcome), fingerprints in linked.items():
+                    journal.session.execute(
+                        update(Alert)
+                        .where(Alert.source == source, Alert.fingerprint.in_(fingerprints))
+                        .values(incident_id=target.id, outcome=outcome, reason=place.reason)
+                    )
+            joined.write(journal)
+        return placed
+
+    def _split_storm(self, journal: Journal, keys: list[str]) -> tuple[list[str], list[str]]:
+        """The groups that open their own incident, and those that join the storm."""
+        limit = self.settings.storm_groups_per_minute
+        since = utcnow() - timedelta(minutes=1)
+        recent = journal.session.scalar(
+            select(func.count())
+            .select_from(Incident)
+            .where(
+                Incident.detected_at >= since,
+                Incident.source.in_(ALERT_SOURCES),
+                Incident.service != STORM_SERVICE,
+            )
+        )
+        room = max(0, limit - (recent or 0))
+        if len(keys) <= room:
+            return keys, []
+        return keys[:room], keys[room:]
+
+    def _open_storm(
+        self, journal: Journal, keys: list[str], by_group: dict[str, list[Pending]]
+    ) -> Incident:
+        limit = self.settings.storm_groups_per_minute
+        first = by_group[keys[0]][0].signal
+        declaration = Declaration(
+            title=f"Alert storm: more than {limit} alert groups within a minute",
+            service=STORM_SERVICE,
+            source="monitoring-alert",
+            detected_by=first.source,
+            symptoms=[f"alerts of groups: {', '.join(keys[:50])}"[:1000]],
+            first_signal_at=min(first.starts_at, utcnow()),
+            details={"groups": keys[:1000], "storm_groups_per_minute": limit},
+        ).checked()
+        return open_incident(self.engine, journal, declaration)
+
+    def proposed_answers(self, signal: AlertSignal) -> dict[str, Any] | None:
+        """Severity answers from the first assess rule whose labels all match."""
+        for rule in self.settings.assess:
+            if all(signal.labels.get(k) == v for k, v in rule.match.items()):
+                answers = rule.answers.model_copy(
+                    update={"impacted_components": [group_key(self.settings, signal)]}
+                )
+                matched = ", ".join(f"{k}={v}" for k, v in rule.match.items())
+                return {"answers": answers.model_dump(mode="json"), "by": f"alert rule {matched}"}
+        return None
+
+    def declaration(self, first: AlertSignal, key: str) -> Declaration:
+        """The incident an alert opens, with the severity answers its labels propose."""
+        details: dict[str, Any] = {
+            "labels": first.labels,
+            "annotations": first.annotations,
+            "fingerprint": first.fingerprint,
+            "starts_at": isoformat(first.starts_at),
+        }
+        proposal = self.proposed_answers(first)
+        if proposal:
+            details["proposed_answers"] = proposal
+        return Declaration(
+            title=incident_title(first.alertname, first.summary),
+            service=key,
+            source="health-probe" if first.source == "health-probe" else "monitoring-alert",
+            detected_by=first.source,
+            symptoms=[first.summary[:1000]],
+            first_signal_at=min(first.starts_at, utcnow()),
+            details=details,
+        )

@@ -1,0 +1,22 @@
+"""An index on when each delivery arrived, so answers past their retention are pruned fast.
+
+Revision ID: 0006
+Revises: 0003
+"""
+
+from __future__ import annotations
+
+from alembic import op
+
+revision = "0006"
+down_revision = "0003"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_index("ix_deliveries_received_at", "deliveries", ["received_at"])
+
+
+def downgrade() -> None:
+    op.drop_index("ix_deliveries_received_at", table_name="deliveries")
