@@ -182,13 +182,12 @@ class ProcessTree:
     def end(self, until: float) -> int:
         """Stop, then kill every member; reap them by ``until``. Returns how many, root aside."""
         stopped: dict[int, int] = {}
+        seen: dict[int, int] = {}  # every member, dead ones too: all are reaped
         if _HAS_PROC:
             for _ in range(_STOP_ROUNDS):
-                fresh = [
-                    p
-                    for p in self._members(_process_table(), deep=True).values()
-                    if p.pid not in stopped and not p.dead
-                ]
+                members = self._members(_process_table(), deep=True)
+                seen.update({pid: proc.start for pid, proc in members.items()})
+                fresh = [p for p in members.values() if p.pid not in stopped and not p.dead]
                 if not fresh:
                     break
                 for proc in fresh:
@@ -200,10 +199,13 @@ class ProcessTree:
             os.killpg(self.root, signal.SIGKILL)
         except OSError:
             pass
-        others = {pid: start for pid, start in stopped.items() if pid != self.root}
-        while others and time.monotonic() < until:
-            _reap(others)
-            if others:
+        if _HAS_PROC:  # what the group kill reached, to reap it as well
+            members = self._members(_process_table(), deep=False)
+            seen.update({pid: proc.start for pid, proc in members.items()})
+        seen.pop(self.root, None)
+        while seen and time.monotonic() < until:
+            _reap(seen)
+            if seen:
                 time.sleep(0.005)
         return sum(1 for pid in stopped if pid != self.root)
 
