@@ -103,6 +103,27 @@ def test_deadline_kills_a_child_that_left_the_session(
     assert _wait_for(lambda: not _running(escaped)), "the escaped child still runs"
 
 
+def _in_session(session: int) -> list[int]:
+    """Processes of ``session`` still in the process table, zombies included."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[3]) == session:
+            found.append(int(entry.name))
+    return found
+
+
+def test_nothing_of_a_timed_out_command_is_left_not_even_a_zombie() -> None:
+    # `true` exits at once and its parent never waits for it: a zombie until someone reaps it.
+    record = run_argv(["sh", "-c", "echo $$; true & exec sleep 25"], timeout_s=1)
+
+    assert record.timed_out
+    assert _in_session(int(record.stdout.split()[0])) == []
+
+
 def test_exit_with_a_daemon_holding_output_returns_and_kills_it(
     tmp_path: Path, pid_file: Path
 ) -> None:
