@@ -288,3 +288,25 @@ def test_ic_alerts_ingest_takes_the_good_alerts_and_names_the_bad(tmp_path: Path
     assert "Traceback" not in result.stderr
     data = json.loads(result.stdout)
     assert [a["outcome"] for a in data["alerts"]] == ["opened"]
+
+
+def test_ic_serve_takes_up_alerts_left_without_an_incident_at_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ws = Workspace(tmp_path, f"sqlite:///{tmp_path / 'ic.db'}")
+    ws.configure()
+    commander = Commander.from_config(tmp_path / "ic.yaml")
+    try:
+        intake = AlertIntake(commander.engine)
+        _fail_opening_once(intake, monkeypatch)
+        with pytest.raises(RuntimeError):
+            intake.ingest([signal("Down", "web")], source="generic")
+    finally:
+        commander.close()
+    server = Server(tmp_path, ws.env, "--no-probes")
+    try:
+        incidents = server.wait_for("/api/v1/incidents", lambda rows: len(rows) == 1)
+        shown = server.client.get(f"/api/v1/incidents/{incidents[0]['id']}").json()
+        assert [a["alertname"] for a in shown["alerts"]] == ["Down"]
+    finally:
+        assert "Traceback" not in server.stop()

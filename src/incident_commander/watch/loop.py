@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from incident_commander.alerts.intake import AlertIntake
     from incident_commander.protocol.engine import Engine
 
-__all__ = ["Driver", "EvidenceRefresher", "ProbeLoop"]
+__all__ = ["Driver", "EvidenceRefresher", "Housekeeper", "ProbeLoop"]
 
 log = logging.getLogger("incident_commander")
 
@@ -133,6 +133,45 @@ class EvidenceRefresher:
             except Exception:
                 log.exception("rewriting the alert-tuning feedback failed")
         return failed
+
+
+class Housekeeper:
+    """One thread that keeps the intake whole: at start-up and every ``interval`` seconds it
+    opens incidents for alerts a failure left without one, and prunes delivery answers past
+    their retention window (a batch at a time, so the intake is never held up for long)."""
+
+    def __init__(self, intake: AlertIntake, *, interval: float = 60) -> None:
+        self.intake = intake
+        self.interval = interval
+        self.stopping = threading.Event()
+        self._thread = threading.Thread(target=self._work, name="ic-housekeeping", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self._thread.join(timeout=30)
+
+    def run_once(self) -> None:
+        """Repair, then prune; a failure is logged and tried again next round."""
+        try:
+            repaired = self.intake.repair()
+            if repaired:
+                log.warning("alerts left without an incident went to %s", ", ".join(repaired))
+        except Exception:
+            log.exception("taking up alerts left without an incident failed")
+        try:
+            pruned = self.intake.prune_deliveries()
+            if pruned:
+                log.info("pruned %d delivery answers past their retention", pruned)
+        except Exception:
+            log.exception("pruning delivery answers failed")
+
+    def _work(self) -> None:
+        self.run_once()
+        while not self.stopping.wait(self.interval):
+            self.run_once()
 
 
 def _probe_signal(name: str, status: str, summary: str, critical: bool) -> AlertSignal:

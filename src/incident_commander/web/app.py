@@ -15,7 +15,7 @@ from sqlalchemy import text
 from incident_commander import __version__
 from incident_commander.alerts.intake import AlertIntake
 from incident_commander.app import Commander
-from incident_commander.watch.loop import Driver, EvidenceRefresher, ProbeLoop
+from incident_commander.watch.loop import Driver, EvidenceRefresher, Housekeeper, ProbeLoop
 from incident_commander.web import api, webhooks
 from incident_commander.web.errors import install_error_handlers
 from incident_commander.web.metrics import Metrics
@@ -38,6 +38,7 @@ def create_app(
     refresher = EvidenceRefresher(commander.engine)
     intake = AlertIntake(commander.engine, on_opened=driver.submit, refresh=refresher)
     loop = ProbeLoop(commander.settings.services, intake) if probes else None
+    housekeeper = Housekeeper(intake)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -47,6 +48,7 @@ def create_app(
         gc.freeze()
         refresher.start()
         driver.start()
+        housekeeper.start()
         if loop is not None:
             loop.start()
         try:
@@ -54,6 +56,7 @@ def create_app(
         finally:
             if loop is not None:
                 loop.stop()
+            housekeeper.stop()
             driver.stop()
             refresher.stop()
 
