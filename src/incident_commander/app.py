@@ -26,5 +26,8 @@ class Commander:
         """Load ``ic.yaml`` (or the defaults) and open the store."""
         return cls(load_settings(path), on_event=on_event)
 
-    def close(self) -> None:
+    def close(self, *, flush_seconds: float = 30) -> None:
+        """Deliver the notifications still queued (waiting at most ``flush_seconds``), then
+        release the store. Messages still undelivered stay queued for the next run."""
+        self.engine.outbox.flush(flush_seconds)
         self.store.dispose()

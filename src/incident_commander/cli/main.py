@@ -42,6 +42,12 @@ class State:
             self._commander = Commander.from_config(self.config, on_event=on_event or print_event)
         return self._commander
 
+    def close(self) -> None:
+        """At the end of the command: deliver queued notifications, release the store."""
+        if self._commander is not None:
+            self._commander.close()
+            self._commander = None
+
 
 def _version(value: bool) -> None:
     if value:
@@ -62,6 +68,7 @@ def main(
 ) -> None:
     """Incident Commander."""
     ctx.obj = State(config)
+    ctx.call_on_close(ctx.obj.close)
 
 
 def _register() -> None:

@@ -252,6 +252,7 @@ def run_demo(
             raise InvalidInput(f"no failure detected within {timings.detect_timeout_s:g} s")
         incident_id = declare_from_probe(commander.engine, signal)
         outcome = commander.engine.run(incident_id)
+        commander.engine.outbox.flush(30)  # the gates read what the messages' delivery recorded
         record = commander.engine.record(incident_id)
         gates = run_gates("all", record, commander.engine)
         inc = record.incident

@@ -28,6 +28,7 @@ __all__ = [
     "resolve",
 ]
 
+CLOSE_WAITS_FOR_MESSAGES_S = 30
 EXTENDED_MONITORING = (
     "continuous checks for the first 30 minutes",
     "every 10 minutes during the first hour",
@@ -56,7 +57,7 @@ def resolve(engine: Engine, journal: Journal, inc: Incident, approver: str) -> N
         )
     ]
     action = f"{done.option_name}: {done.release_before} → {done.release_after}" if done else "none"
-    sent = journal.notify(
+    journal.notify(
         inc,
         f"[RESOLVED] {inc.service}: {inc.title} ({inc.id})",
         f"Incident {inc.id} is resolved. Action: {action}. Recovery verified. "
@@ -68,7 +69,8 @@ def resolve(engine: Engine, journal: Journal, inc: Incident, approver: str) -> N
         "action": action,
         "release_after": done.release_after if done else None,
         "extended_monitoring": schedule,
-        "stakeholders_informed": any(n.ok for n in sent),
+        # Becomes true when the outbox delivers one of these messages after the commit.
+        "stakeholders_informed": False,
     }
     journal.event(inc, "incident.resolved", f"resolved: {inc.resolution['summary']}")
     engine.move(journal, inc, Status.MONITORING, "extended monitoring scheduled")
@@ -78,6 +80,8 @@ def resolve(engine: Engine, journal: Journal, inc: Incident, approver: str) -> N
 
 def close(engine: Engine, incident_id: str, *, closed_by: str) -> None:
     """Close once gate 4 (resolution and documentation) passes."""
+    # Gate 4 asks whether stakeholders were informed: let queued messages finish first.
+    engine.outbox.flush(CLOSE_WAITS_FOR_MESSAGES_S)
     record = engine.record(incident_id)
     allowed = judge(
         Status(record.incident.status), Status.CLOSED, Facts(documentation_complete=True)

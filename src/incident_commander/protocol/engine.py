@@ -21,6 +21,7 @@ from incident_commander.protocol.closing import Review
 from incident_commander.protocol.driver import RunOutcome
 from incident_commander.protocol.execution import ExecutionOutcome
 from incident_commander.protocol.journal import Journal
+from incident_commander.protocol.outbox import Outbox
 from incident_commander.protocol.postmortem import write_postmortem, write_report
 from incident_commander.protocol.severity import Answers
 from incident_commander.protocol.states import Facts, Status, judge
@@ -44,6 +45,7 @@ class Engine:
         self.store = store
         self.evidence = EvidenceFolder(settings)
         self.on_event: EventListener = on_event or (lambda incident_id, kind, text: None)
+        self.outbox = Outbox(self)
 
     # -- plumbing ----------------------------------------------------------------------------
 
@@ -56,6 +58,8 @@ class Engine:
         with self.store.session() as session:
             journal = Journal(session, self.settings)
             yield journal
+        # Committed: now the messages the step queued may go out (never from inside it).
+        self.outbox.submit([row.id for row in journal.queued])
         for incident_id, kind, text in journal.emitted:
             self.on_event(incident_id, kind, text)
         if not sync:

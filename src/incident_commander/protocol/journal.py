@@ -7,11 +7,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from incident_commander import plugins
 from incident_commander.clock import utcnow
 from incident_commander.config import ApprovalKind, Settings
 from incident_commander.evidence.chain import GENESIS, chain_hash, event_line
-from incident_commander.notify.base import Message
 from incident_commander.protocol.policies import PolicyContext, matching_policy
 from incident_commander.store.models import Decision, Deploy, Event, Incident, Notification
 
@@ -61,6 +59,7 @@ class Journal:
         self.emitted: list[tuple[str, str, str]] = []  # (incident id, kind, text)
         self.touched: set[str] = set()
         self.postmortem: set[str] = set()
+        self.queued: list[Notification] = []  # the outbox rows of this step
         self._heads: dict[str, tuple[int, str]] = {}
 
     def event(
@@ -95,17 +94,16 @@ class Journal:
         return row
 
     def notify(self, inc: Incident, subject: str, body: str) -> list[Notification]:
-        """Send to every channel routed for the incident's severity; record each delivery."""
-        sent = []
+        """Queue a message for every channel routed for the incident's severity.
+
+        The rows are part of the step's transaction (an outbox): nothing is sent while the step
+        holds the store, and a step that rolls back sends nothing. ``Engine.transaction`` hands
+        them to the outbox once the step commits; the outbox records each delivery's result.
+        """
+        queued = []
         for channel in self.settings.notifications:
             if channel.severities and inc.severity not in channel.severities:
                 continue
-            notifier = plugins.load("notifier", channel.kind)()
-            try:
-                delivery = notifier.send(channel, Message(subject=subject, body=body))
-                ok, detail = delivery.ok, delivery.detail
-            except Exception as exc:  # a broken channel must not stop the incident
-                ok, detail = False, f"{type(exc).__name__}: {exc}"
             row = Notification(
                 incident_id=inc.id,
                 at=utcnow(),
@@ -113,17 +111,15 @@ class Journal:
                 audience=channel.audience,
                 subject=subject,
                 body=body,
-                ok=ok,
-                detail=detail,
+                ok=False,
+                detail="queued for delivery",
+                status="pending",
+                attempts=0,
             )
             self.session.add(row)
-            sent.append(row)
-            self.event(
-                inc,
-                "notification.sent" if ok else "notification.failed",
-                f"{channel.name} ({channel.audience}): {subject} — {detail}",
-            )
-        return sent
+            queued.append(row)
+        self.queued.extend(queued)
+        return queued
 
     def ask(
         self,

@@ -169,7 +169,7 @@ class Execution(Base):
 
 
 class Notification(Base):
-    """A message sent to stakeholders, and whether it got through."""
+    """A message to stakeholders, and whether (and when) it got through."""
 
     __tablename__ = "notifications"
 
@@ -182,6 +182,10 @@ class Notification(Base):
     body: Mapped[str] = mapped_column(Text)
     ok: Mapped[bool] = mapped_column(Boolean)
     detail: Mapped[str] = mapped_column(Text)
+    # The outbox: "pending" until delivered after the step's commit, then "sent" or "failed".
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    delivered_at: Mapped[datetime | None]
 
 
 class Deploy(Base):

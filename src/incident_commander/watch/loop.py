@@ -137,8 +137,9 @@ class EvidenceRefresher:
 
 class Housekeeper:
     """One thread that keeps the intake whole: at start-up and every ``interval`` seconds it
-    opens incidents for alerts a failure left without one, and prunes delivery answers past
-    their retention window (a batch at a time, so the intake is never held up for long)."""
+    opens incidents for alerts a failure left without one, prunes delivery answers past their
+    retention window (a batch at a time, so the intake is never held up for long), and tries
+    failed notifications again."""
 
     def __init__(self, intake: AlertIntake, *, interval: float = 60) -> None:
         self.intake = intake
@@ -167,6 +168,10 @@ class Housekeeper:
                 log.info("pruned %d delivery answers past their retention", pruned)
         except Exception:
             log.exception("pruning delivery answers failed")
+        try:
+            self.intake.engine.outbox.retry_failed()
+        except Exception:
+            log.exception("retrying failed notifications failed")
 
     def _work(self) -> None:
         self.run_once()

@@ -58,6 +58,7 @@ def create_app(
                 loop.stop()
             housekeeper.stop()
             driver.stop()
+            commander.engine.outbox.flush(10)
             refresher.stop()
 
     app = FastAPI(

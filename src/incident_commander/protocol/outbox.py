@@ -1,0 +1,151 @@
+"""Delivering notifications after the step that wrote them has committed (an outbox).
+
+A step adds its messages as ``pending`` notification rows in its own transaction. Once it
+commits, their ids come here; one worker thread sends each through its channel, outside any
+transaction, then records the result (``sent`` or ``failed``, the channel's answer, when, and
+which attempt) with a timeline line, in a short transaction of its own. A slow or dead channel
+therefore never holds the store, a webhook's answer or a rollback. A failed message is tried again
+(``retry_failed``, which ``ic serve`` runs every minute) up to ``MAX_ATTEMPTS`` times.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import deque
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+
+from incident_commander import plugins
+from incident_commander.clock import utcnow
+from incident_commander.notify.base import Message, NotifierConfig
+from incident_commander.store.models import Notification
+
+if TYPE_CHECKING:
+    from incident_commander.protocol.engine import Engine
+
+__all__ = ["MAX_ATTEMPTS", "Outbox"]
+
+MAX_ATTEMPTS = 3
+log = logging.getLogger("incident_commander")
+
+
+@dataclass(frozen=True)
+class _Letter:
+    """What the worker needs to send one message, read before sending."""
+
+    id: int
+    incident_id: str
+    channel: str
+    audience: str
+    subject: str
+    body: str
+
+
+class Outbox:
+    """One worker thread that delivers committed notifications in order."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._ids: deque[int] = deque()
+        self._busy = 0
+        self._changed = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def submit(self, ids: list[int]) -> None:
+        """Deliver these committed notifications soon, in the background."""
+        if not ids:
+            return
+        with self._changed:
+            self._ids.extend(ids)
+            self._busy += len(ids)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._work, name="ic-outbox", daemon=True)
+                self._thread.start()
+            self._changed.notify_all()
+
+    def flush(self, timeout: float) -> bool:
+        """Wait until everything submitted so far was tried; ``False`` if time ran out first."""
+        with self._changed:
+            return self._changed.wait_for(lambda: self._busy == 0, timeout)
+
+    def retry_failed(self) -> int:
+        """Submit failed notifications that have attempts left; return how many."""
+        with self.engine.store.session() as session:
+            ids = list(
+                session.scalars(
+                    select(Notification.id)
+                    .where(Notification.status == "failed", Notification.attempts < MAX_ATTEMPTS)
+                    .order_by(Notification.id)
+                )
+            )
+        self.submit(ids)
+        return len(ids)
+
+    def _work(self) -> None:
+        while True:
+            with self._changed:
+                if not self._changed.wait_for(lambda: bool(self._ids), timeout=5):
+                    self._thread = None
+                    return
+                notification_id = self._ids.popleft()
+            try:
+                self.deliver(notification_id)
+            except Exception:
+                log.exception("recording notification %s failed", notification_id)
+            finally:
+                with self._changed:
+                    self._busy -= 1
+                    self._changed.notify_all()
+
+    def deliver(self, notification_id: int) -> None:
+        """Send one notification now and record what happened (a no-op once it was sent)."""
+        letter = self._read(notification_id)
+        if letter is None:
+            return
+        ok, detail = self._send(letter)
+        with self.engine.transaction() as journal:
+            row = journal.session.get(Notification, notification_id, with_for_update=True)
+            if row is None or row.status == "sent":
+                return
+            inc = self.engine.load(journal.session, letter.incident_id)
+            row.attempts += 1
+            row.ok, row.detail = ok, detail
+            row.status = "sent" if ok else "failed"
+            row.delivered_at = utcnow()
+            attempt = f" (attempt {row.attempts})" if row.attempts > 1 else ""
+            journal.event(
+                inc,
+                "notification.sent" if ok else "notification.failed",
+                f"{letter.channel} ({letter.audience}): {letter.subject} — {detail}{attempt}",
+            )
+            if ok and inc.resolution and not inc.resolution.get("stakeholders_informed"):
+                inc.resolution = {**inc.resolution, "stakeholders_informed": True}
+
+    def _read(self, notification_id: int) -> _Letter | None:
+        with self.engine.store.session() as session:
+            row = session.get(Notification, notification_id)
+            if row is None or row.status == "sent" or row.attempts >= MAX_ATTEMPTS:
+                return None
+            return _Letter(
+                row.id, row.incident_id, row.channel, row.audience, row.subject, row.body
+            )
+
+    def _channel(self, name: str) -> NotifierConfig | None:
+        for channel in self.engine.settings.notifications:
+            if channel.name == name:
+                return channel
+        return None
+
+    def _send(self, letter: _Letter) -> tuple[bool, str]:
+        channel = self._channel(letter.channel)
+        if channel is None:
+            return False, f"channel {letter.channel!r} is no longer configured"
+        try:
+            notifier = plugins.load("notifier", channel.kind)()
+            delivery = notifier.send(channel, Message(subject=letter.subject, body=letter.body))
+        except Exception as exc:  # a broken channel must not stop the incident
+            return False, f"{type(exc).__name__}: {str(exc)[:500]}"
+        return delivery.ok, delivery.detail
