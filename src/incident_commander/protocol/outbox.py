@@ -45,25 +45,29 @@ class _Letter:
 
 
 class Outbox:
-    """One worker thread that delivers committed notifications in order."""
+    """Delivers committed notifications: one worker thread per channel, each in order.
+
+    A channel that hangs holds up only its own messages, never another channel's.
+    """
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self._ids: deque[int] = deque()
+        self._queues: dict[str, deque[int]] = {}
+        self._workers: set[str] = set()
         self._busy = 0
         self._changed = threading.Condition()
-        self._thread: threading.Thread | None = None
 
-    def submit(self, ids: list[int]) -> None:
-        """Deliver these committed notifications soon, in the background."""
-        if not ids:
-            return
+    def submit(self, rows: list[tuple[int, str]]) -> None:
+        """Deliver these committed notifications (id, channel) soon, in the background."""
         with self._changed:
-            self._ids.extend(ids)
-            self._busy += len(ids)
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._work, name="ic-outbox", daemon=True)
-                self._thread.start()
+            for notification_id, channel in rows:
+                self._queues.setdefault(channel, deque()).append(notification_id)
+                self._busy += 1
+                if channel not in self._workers:
+                    self._workers.add(channel)
+                    threading.Thread(
+                        target=self._work, args=(channel,), name=f"ic-outbox-{channel}", daemon=True
+                    ).start()
             self._changed.notify_all()
 
     def flush(self, timeout: float) -> bool:
@@ -74,23 +78,22 @@ class Outbox:
     def retry_failed(self) -> int:
         """Submit failed notifications that have attempts left; return how many."""
         with self.engine.store.session() as session:
-            ids = list(
-                session.scalars(
-                    select(Notification.id)
-                    .where(Notification.status == "failed", Notification.attempts < MAX_ATTEMPTS)
-                    .order_by(Notification.id)
-                )
-            )
-        self.submit(ids)
-        return len(ids)
+            rows = session.execute(
+                select(Notification.id, Notification.channel)
+                .where(Notification.status == "failed", Notification.attempts < MAX_ATTEMPTS)
+                .order_by(Notification.id)
+            ).all()
+        self.submit([(row.id, row.channel) for row in rows])
+        return len(rows)
 
-    def _work(self) -> None:
+    def _work(self, channel: str) -> None:
+        queue = self._queues[channel]
         while True:
             with self._changed:
-                if not self._changed.wait_for(lambda: bool(self._ids), timeout=5):
-                    self._thread = None
+                if not self._changed.wait_for(lambda: bool(queue), timeout=5):
+                    self._workers.discard(channel)
                     return
-                notification_id = self._ids.popleft()
+                notification_id = queue.popleft()
             try:
                 self.deliver(notification_id)
             except Exception:
