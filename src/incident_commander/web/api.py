@@ -5,11 +5,11 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Query, Request
+from pydantic import AfterValidator, BaseModel, BeforeValidator, Field
 
 from incident_commander.clock import isoformat
 from incident_commander.protocol.closing import Review
@@ -17,16 +17,41 @@ from incident_commander.protocol.engine import Engine
 from incident_commander.protocol.gates import run_gates
 from incident_commander.protocol.severity import Answers
 from incident_commander.views import incident_row, incident_view
-from incident_commander.web.security import check_access
+from incident_commander.web.guard import ApiRoute
 
-__all__ = ["router"]
+__all__ = ["Timestamp", "router"]
+
+# Access, parameters, content type and JSON are checked by ApiRoute before each handler.
+router = APIRouter(prefix="/api/v1", tags=["api"], route_class=ApiRoute)
+
+_MOMENT = "an ISO 8601 date and time with a timezone, as a string (2026-11-23T03:00:00Z)"
 
 
-def _authorised(request: Request) -> None:
-    check_access(request, None, webhook=False)
+def _parse_moment(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str):
+        raise ValueError(f"expected {_MOMENT}")
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"expected {_MOMENT}, got {value[:40]!r}") from None
 
 
-router = APIRouter(prefix="/api/v1", tags=["api"], dependencies=[Depends(_authorised)])
+def _in_utc(value: datetime) -> datetime:
+    if value.utcoffset() is None:
+        raise ValueError(f"needs a timezone: expected {_MOMENT}")
+    try:
+        moment = value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("out of range once converted to UTC") from None
+    if not 1970 <= moment.year <= 9999:
+        raise ValueError(f"year {moment.year} in UTC, outside 1970 to 9999")
+    return moment
+
+
+# A moment in time: a timezone-aware ISO 8601 string within 1970..9999 in UTC, never a number.
+Timestamp = Annotated[datetime, BeforeValidator(_parse_moment), AfterValidator(_in_utc)]
 
 
 def _engine(request: Request) -> Engine:
@@ -46,9 +71,11 @@ def _timed(request: Request, step: str) -> Iterator[None]:
 class Declaration(BaseModel):
     title: str = Field(min_length=1, max_length=10_000)
     service: str = Field(min_length=1, max_length=128)
-    source: str = "user-report"
+    source: str = Field(default="user-report", max_length=64)
     detected_by: str = Field(default="api", max_length=200)
-    symptoms: list[str] = Field(default_factory=list, max_length=100)
+    symptoms: list[Annotated[str, Field(max_length=1000)]] = Field(
+        default_factory=list, max_length=100
+    )
 
 
 class Assessment(BaseModel):
@@ -89,7 +116,7 @@ class DeployEvent(BaseModel):
     version: str = Field(min_length=1, max_length=128)
     commit: str | None = Field(default=None, max_length=64)
     deployed_by: str | None = Field(default=None, max_length=200)
-    deployed_at: datetime | None = None
+    deployed_at: Timestamp | None = None
 
 
 @router.get("/incidents")
