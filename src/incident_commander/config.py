@@ -191,6 +191,7 @@ class Settings(_Strict):
     policies: list[Policy] = Field(default_factory=list)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
     webhook_secret: SecretStr | None = None
+    webhook_signature_tolerance_seconds: float = Field(default=300, gt=0, le=86_400)
 
     @field_validator("services")
     @classmethod

@@ -5,12 +5,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from incident_commander.web.security import sign
 from tests.server import Server, am_alert, am_payload
 from tests.workspace import Workspace
 
@@ -309,18 +312,53 @@ def test_token_and_signature_guard_every_route(serve: Factory) -> None:
     bad_sig = server.client.post(
         "/webhooks/alertmanager", content=body, headers={**json_type, "X-IC-Signature": "sha256=00"}
     )
-    assert bad_sig.status_code == 401 and "does not match" in bad_sig.json()["error"]
-    good_sig = "sha256=" + hmac.new(b"shh", body, hashlib.sha256).hexdigest()
+    assert bad_sig.status_code == 401 and "t=<unix seconds>,v1=" in bad_sig.json()["error"]
+    good_sig = sign("shh", body, "/webhooks/alertmanager")
     signed = server.client.post(
         "/webhooks/alertmanager", content=body, headers={**json_type, "X-IC-Signature": good_sig}
     )
-    assert signed.status_code == 200
+    assert signed.status_code == 200, signed.text
     ok = server.client.get("/api/v1/incidents", headers={"authorization": "Bearer t0ken-for-tests"})
     assert ok.status_code == 200 and len(ok.json()) == 1
     assert server.client.get("/healthz").status_code == 200
     assert 'ic_requests_rejected_total{reason="unauthorized"} 4.0' in (
         server.client.get("/metrics").text
     )
+
+
+def test_a_signature_is_good_once_for_its_path_and_moment(serve: Factory) -> None:
+    server = serve(env={"IC_WEBHOOK_SECRET": "shh"}, webhook_signature_tolerance_seconds=60)
+    body = json.dumps(am_payload(am_alert())).encode()
+
+    def post(path: str, signature: str) -> Any:
+        headers = {"content-type": "application/json", "X-IC-Signature": signature}
+        return server.client.post(path, content=body, headers=headers)
+
+    now = int(time.time())
+    # The old scheme, a body-only HMAC, no longer opens anything.
+    body_only = "sha256=" + hmac.new(b"shh", body, hashlib.sha256).hexdigest()
+    old_scheme = post("/webhooks/alertmanager", body_only)
+    assert old_scheme.status_code == 401
+    assert "t=<unix seconds>,v1=<hex HMAC-SHA256>" in old_scheme.json()["error"]
+    # Made for Alertmanager, sent to Grafana: refused.
+    elsewhere = post("/webhooks/grafana", sign("shh", body, "/webhooks/alertmanager", now))
+    assert elsewhere.status_code == 401
+    assert "does not match this path and body" in elsewhere.json()["error"]
+    stale = post("/webhooks/alertmanager", sign("shh", body, "/webhooks/alertmanager", now - 120))
+    assert stale.status_code == 401 and "s ago; at most 60 s apart" in stale.json()["error"]
+    ahead = post("/webhooks/alertmanager", sign("shh", body, "/webhooks/alertmanager", now + 120))
+    assert ahead.status_code == 401 and "s ahead; at most 60 s apart" in ahead.json()["error"]
+    assert server.client.get("/api/v1/incidents").json() == []
+    # Within the tolerance, for its own path: accepted; several v1 values may be given.
+    fresh = sign("shh", body, "/webhooks/alertmanager", now - 10)
+    rotated = fresh + ",v1=" + "0" * 64
+    accepted = post("/webhooks/alertmanager", rotated)
+    assert accepted.status_code == 200, accepted.text
+    assert accepted.json()["alerts"][0]["outcome"] == "opened"
+    # The same delivery again within the window is a replay: the first answer, nothing new.
+    again = post("/webhooks/alertmanager", fresh)
+    assert again.json() == {**accepted.json(), "replayed": True}
+    assert len(server.client.get("/api/v1/incidents").json()) == 1
 
 
 def test_without_a_token_the_server_stays_on_loopback(serve: Factory) -> None:
@@ -376,6 +414,22 @@ def test_openapi_documents_the_webhooks(serve: Factory) -> None:
     assert "alerts" in body["content"]["application/json"]["schema"]["properties"]
     assert server.client.get("/docs").status_code == 200
     assert server.client.get("/readyz").json() == {"status": "ready"}
+
+
+def test_the_api_docs_load_without_the_internet(serve: Factory) -> None:
+    server = serve()
+    for page in ("/docs", "/redoc"):
+        html = server.client.get(page)
+        assert html.status_code == 200
+        assets = re.findall(r'(?:src|href)="([^"]+)"', html.text)
+        assert assets, html.text
+        assert not [a for a in assets if not a.startswith("/")], (page, assets)
+        assert "//" not in " ".join(re.findall(r"url: *'([^']*)'", html.text))
+        for asset in assets:
+            fetched = server.client.get(asset)
+            assert fetched.status_code == 200 and len(fetched.content) > 1000, asset
+    script = server.client.get("/static-offline-docs/swagger-ui-bundle.js")
+    assert "SwaggerUIBundle" in script.text
 
 
 def test_probe_loop_opens_an_incident_that_policies_roll_back(tmp_path: Path) -> None:

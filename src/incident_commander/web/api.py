@@ -5,11 +5,11 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Path, Query, Request
+from pydantic import AfterValidator, BaseModel, BeforeValidator, Field
 
 from incident_commander.clock import isoformat
 from incident_commander.protocol.closing import Review
@@ -17,16 +17,43 @@ from incident_commander.protocol.engine import Engine
 from incident_commander.protocol.gates import run_gates
 from incident_commander.protocol.severity import Answers
 from incident_commander.views import incident_row, incident_view
-from incident_commander.web.security import check_access
+from incident_commander.web.guard import MAX_PARAMETER, ApiRoute
 
-__all__ = ["router"]
+__all__ = ["Timestamp", "router"]
+
+# Access, parameters, content type and JSON are checked by ApiRoute before each handler.
+router = APIRouter(prefix="/api/v1", tags=["api"], route_class=ApiRoute)
+
+_MOMENT = "an ISO 8601 date and time with a timezone, as a string (2026-11-23T03:00:00Z)"
 
 
-def _authorised(request: Request) -> None:
-    check_access(request, None, webhook=False)
+def _parse_moment(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str):
+        raise ValueError(f"expected {_MOMENT}")
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"expected {_MOMENT}, got {value[:40]!r}") from None
 
 
-router = APIRouter(prefix="/api/v1", tags=["api"], dependencies=[Depends(_authorised)])
+def _in_utc(value: datetime) -> datetime:
+    if value.utcoffset() is None:
+        raise ValueError(f"needs a timezone: expected {_MOMENT}")
+    try:
+        moment = value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("out of range once converted to UTC") from None
+    if not 1970 <= moment.year <= 9999:
+        raise ValueError(f"year {moment.year} in UTC, outside 1970 to 9999")
+    return moment
+
+
+IncidentId = Annotated[str, Path(max_length=MAX_PARAMETER)]
+
+# A moment in time: a timezone-aware ISO 8601 string within 1970..9999 in UTC, never a number.
+Timestamp = Annotated[datetime, BeforeValidator(_parse_moment), AfterValidator(_in_utc)]
 
 
 def _engine(request: Request) -> Engine:
@@ -46,9 +73,11 @@ def _timed(request: Request, step: str) -> Iterator[None]:
 class Declaration(BaseModel):
     title: str = Field(min_length=1, max_length=10_000)
     service: str = Field(min_length=1, max_length=128)
-    source: str = "user-report"
+    source: str = Field(default="user-report", max_length=64)
     detected_by: str = Field(default="api", max_length=200)
-    symptoms: list[str] = Field(default_factory=list, max_length=100)
+    symptoms: list[Annotated[str, Field(max_length=1000)]] = Field(
+        default_factory=list, max_length=100
+    )
 
 
 class Assessment(BaseModel):
@@ -89,7 +118,7 @@ class DeployEvent(BaseModel):
     version: str = Field(min_length=1, max_length=128)
     commit: str | None = Field(default=None, max_length=64)
     deployed_by: str | None = Field(default=None, max_length=200)
-    deployed_at: datetime | None = None
+    deployed_at: Timestamp | None = None
 
 
 @router.get("/incidents")
@@ -119,13 +148,13 @@ def declare(request: Request, body: Declaration) -> dict[str, Any]:
 
 
 @router.get("/incidents/{incident_id}")
-def show(request: Request, incident_id: str) -> dict[str, Any]:
+def show(request: Request, incident_id: IncidentId) -> dict[str, Any]:
     """One incident with its alerts and timeline (the same as `ic show --json`)."""
     return incident_view(_engine(request), incident_id)
 
 
 @router.post("/incidents/{incident_id}/assess")
-def assess(request: Request, incident_id: str, body: Assessment) -> dict[str, Any]:
+def assess(request: Request, incident_id: IncidentId, body: Assessment) -> dict[str, Any]:
     """Answer the severity questions."""
     engine = _engine(request)
     with _timed(request, "assess"):
@@ -134,7 +163,7 @@ def assess(request: Request, incident_id: str, body: Assessment) -> dict[str, An
 
 
 @router.post("/incidents/{incident_id}/approvals")
-def approve(request: Request, incident_id: str, body: ApprovalAnswer) -> dict[str, Any]:
+def approve(request: Request, incident_id: IncidentId, body: ApprovalAnswer) -> dict[str, Any]:
     """Answer the pending approval (severity, mitigation or resolution)."""
     engine = _engine(request)
     engine.answer(
@@ -148,7 +177,7 @@ def approve(request: Request, incident_id: str, body: ApprovalAnswer) -> dict[st
 
 
 @router.post("/incidents/{incident_id}/plan")
-def plan(request: Request, incident_id: str, body: PlanRequest) -> dict[str, Any]:
+def plan(request: Request, incident_id: IncidentId, body: PlanRequest) -> dict[str, Any]:
     """Write the plan, check readiness, ask for approval (or halt)."""
     engine = _engine(request)
     with _timed(request, "plan"):
@@ -163,7 +192,7 @@ def plan(request: Request, incident_id: str, body: PlanRequest) -> dict[str, Any
 
 
 @router.post("/incidents/{incident_id}/execute")
-def execute(request: Request, incident_id: str) -> dict[str, Any]:
+def execute(request: Request, incident_id: IncidentId) -> dict[str, Any]:
     """Run the approved mitigation (refused without confirmed severity and approval)."""
     engine = _engine(request)
     with _timed(request, "execute"):
@@ -186,7 +215,7 @@ def execute(request: Request, incident_id: str) -> dict[str, Any]:
 
 
 @router.post("/incidents/{incident_id}/validate")
-def validate(request: Request, incident_id: str) -> dict[str, Any]:
+def validate(request: Request, incident_id: IncidentId) -> dict[str, Any]:
     """Validate recovery over the configured window."""
     engine = _engine(request)
     with _timed(request, "validate"):
@@ -199,7 +228,7 @@ def validate(request: Request, incident_id: str) -> dict[str, Any]:
 
 
 @router.post("/incidents/{incident_id}/run")
-def run(request: Request, incident_id: str) -> dict[str, Any]:
+def run(request: Request, incident_id: IncidentId) -> dict[str, Any]:
     """Take every next step whose inputs exist; say what a person must do next."""
     engine = _engine(request)
     with _timed(request, "run"):
@@ -213,7 +242,7 @@ def run(request: Request, incident_id: str) -> dict[str, Any]:
 
 
 @router.post("/incidents/{incident_id}/dismiss")
-def dismiss(request: Request, incident_id: str, body: Dismissal) -> dict[str, Any]:
+def dismiss(request: Request, incident_id: IncidentId, body: Dismissal) -> dict[str, Any]:
     """Record a false positive."""
     engine = _engine(request)
     engine.dismiss(incident_id, reason=body.reason, dismissed_by=body.dismissed_by)
@@ -221,7 +250,7 @@ def dismiss(request: Request, incident_id: str, body: Dismissal) -> dict[str, An
 
 
 @router.post("/incidents/{incident_id}/close")
-def close(request: Request, incident_id: str, body: Closing) -> dict[str, Any]:
+def close(request: Request, incident_id: IncidentId, body: Closing) -> dict[str, Any]:
     """Close a resolved incident once gate 4 passes."""
     engine = _engine(request)
     engine.close(incident_id, closed_by=body.closed_by)
@@ -231,7 +260,7 @@ def close(request: Request, incident_id: str, body: Closing) -> dict[str, Any]:
 @router.get("/incidents/{incident_id}/gates")
 def gates(
     request: Request,
-    incident_id: str,
+    incident_id: IncidentId,
     gate: Annotated[str, Query(max_length=16)] = "all",
     sla: Annotated[float | None, Query(gt=0)] = None,
     threshold: Annotated[float | None, Query(gt=0, le=1)] = None,
@@ -249,7 +278,7 @@ def gates(
 
 
 @router.post("/incidents/{incident_id}/review")
-def review(request: Request, incident_id: str, body: ReviewRequest) -> dict[str, Any]:
+def review(request: Request, incident_id: IncidentId, body: ReviewRequest) -> dict[str, Any]:
     """Record the post-incident review (root cause, 5 Whys, factors, actions)."""
     engine = _engine(request)
     engine.record_review(incident_id, body.review, recorded_by=body.recorded_by)
@@ -257,13 +286,13 @@ def review(request: Request, incident_id: str, body: ReviewRequest) -> dict[str,
 
 
 @router.post("/incidents/{incident_id}/report")
-def report(request: Request, incident_id: str) -> dict[str, Any]:
+def report(request: Request, incident_id: IncidentId) -> dict[str, Any]:
     """(Re)write INCIDENT-REPORT.md from the record."""
     return {"path": str(_engine(request).report(incident_id))}
 
 
 @router.get("/incidents/{incident_id}/evidence")
-def evidence(request: Request, incident_id: str) -> dict[str, Any]:
+def evidence(request: Request, incident_id: IncidentId) -> dict[str, Any]:
     """Verify the timeline chain and every artifact hash."""
     result = _engine(request).verify(incident_id)
     return {

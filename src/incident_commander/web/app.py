@@ -9,6 +9,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
+from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
@@ -19,6 +20,7 @@ from incident_commander.watch.loop import Driver, EvidenceRefresher, Housekeeper
 from incident_commander.web import api, webhooks
 from incident_commander.web.errors import install_error_handlers
 from incident_commander.web.metrics import Metrics
+from incident_commander.web.openapi import WEBHOOK_RESPONSES, install_openapi
 from incident_commander.web.security import BodyLimit
 
 __all__ = ["BODY_LIMIT", "create_app"]
@@ -61,7 +63,8 @@ def create_app(
             commander.engine.outbox.flush(10)
             refresher.stop()
 
-    app = FastAPI(
+    # /docs and /redoc load their scripts and styles from this server, never from a CDN.
+    app = FastAPIOffline(
         title="Incident Commander",
         version=__version__,
         description="Alerts in, incidents run by the protocol, evidence out.",
@@ -74,17 +77,23 @@ def create_app(
     app.state.refresher = refresher
     app.state.token = token
     app.state.webhook_secret = secret.get_secret_value() if secret else None
+    app.state.signature_tolerance = commander.settings.webhook_signature_tolerance_seconds
     app.state.metrics = Metrics(commander.store)
     install_error_handlers(app)
-    app.include_router(webhooks.router)
+    app.include_router(webhooks.router, responses=WEBHOOK_RESPONSES)
     app.include_router(api.router)
+    install_openapi(app)
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> dict[str, str]:
         """The process answers."""
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["ops"])
+    @app.get(
+        "/readyz",
+        tags=["ops"],
+        responses={503: {"description": "The store does not answer."}},
+    )
     def readyz(request: Request) -> Any:
         """The store answers too."""
         try:
@@ -94,7 +103,12 @@ def create_app(
             return JSONResponse({"status": "unavailable", "error": str(exc)[:200]}, 503)
         return {"status": "ready"}
 
-    @app.get("/metrics", tags=["ops"])
+    @app.get(
+        "/metrics",
+        tags=["ops"],
+        response_class=Response,
+        responses={200: {"content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}}}},
+    )
     def metrics(request: Request) -> Response:
         """Prometheus text format."""
         return Response(generate_latest(app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)

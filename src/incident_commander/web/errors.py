@@ -9,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 from incident_commander.errors import ICError
 
@@ -40,18 +41,34 @@ def describe_validation(errors: list[Any]) -> list[dict[str, str]]:
     described = []
     for item in errors:
         loc = [str(part) for part in item.get("loc", ()) if part not in ("body",)]
-        described.append(
-            {"field": ".".join(loc) or "(body)", "problem": str(item.get("msg", "invalid"))}
-        )
+        problem = str(item.get("msg", "invalid")).removeprefix("Value error, ")
+        described.append({"field": ".".join(loc) or "(body)", "problem": problem})
     return described
+
+
+_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+
+
+def _allowed(request: Request) -> str:
+    """The methods some route of this path accepts, for the ``Allow`` header of a 405."""
+    allowed = []
+    for method in _METHODS:
+        scope = {**request.scope, "method": method}
+        if any(route.matches(scope)[0] is Match.FULL for route in request.app.router.routes):
+            allowed.append(method)
+    return ", ".join(allowed)
 
 
 def _answer(request: Request, status: int, body: dict[str, Any]) -> JSONResponse:
     metrics = getattr(request.app.state, "metrics", None)
     if metrics is not None and status >= 400:
         metrics.rejected.labels(REASONS.get(status, str(status))).inc()
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return JSONResponse(body, status_code=status, headers=headers)
+    headers: dict[str, str] = {}
+    if status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
+    if status == 405:
+        headers["Allow"] = _allowed(request)
+    return JSONResponse(body, status_code=status, headers=headers or None)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -69,6 +86,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        if any(item.get("type") == "json_invalid" for item in exc.errors()):
+            return _answer(request, 400, {"error": "malformed JSON"})
         problems = describe_validation(list(exc.errors()))
         message = "; ".join(f"{p['field']}: {p['problem']}" for p in problems[:10])
         return _answer(request, 422, {"error": message, "problems": problems[:100]})

@@ -1,23 +1,70 @@
-"""Bearer tokens, HMAC-signed webhooks, and the request body limit."""
+"""Bearer tokens, HMAC-signed webhooks, and the request body limit.
+
+A webhook signature covers the moment it was made, the path it was made for and the body:
+``X-IC-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<path>.<body>">``. A signature
+older or further ahead than the tolerance, or made for another path, is refused, so a captured
+delivery cannot be sent again later or to another receiver.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import time
 
 from fastapi import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from incident_commander.web.errors import RequestRejected
 
-__all__ = ["SIGNATURE_HEADER", "BodyLimit", "check_access", "sign"]
+__all__ = ["SIGNATURE_HEADER", "SIGNATURE_TOLERANCE", "BodyLimit", "check_access", "sign"]
 
 SIGNATURE_HEADER = "X-IC-Signature"
+SIGNATURE_TOLERANCE = 300.0
 
 
-def sign(secret: str, body: bytes) -> str:
-    """The signature header value for ``body``: ``sha256=<hex HMAC>``."""
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+def _digest(secret: str, timestamp: int, path: str, body: bytes) -> str:
+    signed = f"{timestamp}.{path}.".encode() + body
+    return hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
+
+
+def sign(secret: str, body: bytes, path: str, timestamp: int | None = None) -> str:
+    """The signature header value for ``body`` posted to ``path``: ``t=<unix>,v1=<hex>``."""
+    moment = int(time.time()) if timestamp is None else timestamp
+    return f"t={moment},v1={_digest(secret, moment, path, body)}"
+
+
+def _parse(header: str) -> tuple[int, list[str]]:
+    """The timestamp and the ``v1`` digests of a signature header, or 401 if it has neither."""
+    stamp: int | None = None
+    digests: list[str] = []
+    for part in header.split(","):
+        key, _, value = part.strip().partition("=")
+        if key == "t" and value.isascii() and value.isdigit() and len(value) <= 12:
+            stamp = int(value)
+        elif key == "v1" and value:
+            digests.append(value)
+    if stamp is None or not digests:
+        raise RequestRejected(
+            401, f"the {SIGNATURE_HEADER} header must read t=<unix seconds>,v1=<hex HMAC-SHA256>"
+        )
+    return stamp, digests
+
+
+def _verify(request: Request, secret: str, body: bytes, header: str) -> None:
+    stamp, digests = _parse(header)
+    tolerance: float = getattr(request.app.state, "signature_tolerance", SIGNATURE_TOLERANCE)
+    skew = time.time() - stamp
+    if abs(skew) > tolerance:
+        when = f"{int(skew)} s ago" if skew > 0 else f"{int(-skew)} s ahead"
+        raise RequestRejected(
+            401, f"the {SIGNATURE_HEADER} signature was made {when}; at most {tolerance:g} s apart"
+        )
+    expected = _digest(secret, stamp, request.url.path, body).encode()
+    if not any(hmac.compare_digest(d.encode(), expected) for d in digests):
+        raise RequestRejected(
+            401, f"the {SIGNATURE_HEADER} signature does not match this path and body"
+        )
 
 
 def check_access(request: Request, body: bytes | None, *, webhook: bool) -> None:
@@ -33,10 +80,9 @@ def check_access(request: Request, body: bytes | None, *, webhook: bool) -> None
         raise RequestRejected(401, "the bearer token is not valid")
     if webhook and secret is not None and body is not None:
         signature = request.headers.get(SIGNATURE_HEADER.lower(), "")
-        if signature and hmac.compare_digest(signature.encode(), sign(secret, body).encode()):
-            return
         if signature:
-            raise RequestRejected(401, f"the {SIGNATURE_HEADER} signature does not match the body")
+            _verify(request, secret, body, signature)
+            return
     what = "an Authorization: Bearer token"
     if webhook and secret is not None:
         what += f" or an {SIGNATURE_HEADER} signature"
