@@ -29,6 +29,7 @@ from incident_commander.protocol.severity import PRESETS, Answers, SeveritySchem
 
 __all__ = [
     "CONFIG_FILE",
+    "MAX_CONFIG_BYTES",
     "AlertSettings",
     "ApprovalKind",
     "Policy",
@@ -40,6 +41,7 @@ __all__ = [
 ]
 
 CONFIG_FILE = "ic.yaml"
+MAX_CONFIG_BYTES = 1024 * 1024  # far beyond any real configuration; keeps a mistake cheap
 ApprovalKind = Literal["severity", "mitigation", "resolution"]
 
 
@@ -227,6 +229,35 @@ def _describe(error: ValidationError, source: str) -> str:
     return "\n".join(lines)
 
 
+def _read_yaml(path: Path) -> Any:
+    """The parsed content of ``path``, or a ConfigError saying what is wrong with the file."""
+    try:
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_CONFIG_BYTES + 1)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ConfigError(
+            f"{path}: larger than {MAX_CONFIG_BYTES // 1024 // 1024} MiB; "
+            "a configuration is a few pages of settings"
+        )
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{path}: not UTF-8 (byte {exc.start} is 0x{raw[exc.start]:02x}); save it as UTF-8"
+        ) from None
+    try:
+        return yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"{path}: not valid YAML{where}: {problem}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: nested too deeply to be a configuration") from None
+
+
 def _find_config(explicit: str | os.PathLike[str] | None) -> Path | None:
     if explicit:
         path = Path(explicit)
@@ -253,15 +284,7 @@ def load_settings(explicit: str | os.PathLike[str] | None = None) -> Settings:
     if path is not None:
         path = path.resolve()
         base_dir = path.parent
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except OSError as exc:
-            raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-            problem = getattr(exc, "problem", None) or str(exc)
-            raise ConfigError(f"{path}: not valid YAML{where}: {problem}") from None
+        data = _read_yaml(path)
         if not isinstance(data, dict):
             raise ConfigError(f"{path}: expected a mapping of settings, got {type(data).__name__}")
     url = os.environ.get("IC_DATABASE_URL")

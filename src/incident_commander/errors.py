@@ -11,7 +11,12 @@ returns for it (the web door maps the same classes to HTTP statuses)::
     ├── TransitionRejected (exit 4)     the lifecycle does not allow the move now
     │   └── ExecutionRefused (exit 4)   nothing runs without severity + approval
     ├── StoreError (exit 5)             the database cannot be reached or migrated
-    └── EvidenceError (exit 6)          the evidence folder does not verify
+    ├── EvidenceError (exit 6)          the evidence folder does not verify
+    └── ListenError (exit 7)            ``ic serve`` cannot listen on the address and port
+
+Two exit codes are not errors of this tree: 8, ``ic run`` stopped for a person's answer, and
+70, an internal error (a bug): one line naming it, never a traceback, and the store and
+evidence unchanged beyond the last completed step.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ __all__ = [
     "ICError",
     "IncidentNotFound",
     "InvalidInput",
+    "ListenError",
     "StoreError",
     "TransitionRejected",
 ]
@@ -92,3 +98,10 @@ class EvidenceError(ICError):
 
     exit_code = 6
     http_status = 409
+
+
+class ListenError(ICError):
+    """The server cannot listen where it was asked to (the port is taken, or not ours)."""
+
+    exit_code = 7
+    http_status = 500

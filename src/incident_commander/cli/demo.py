@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import shlex
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -11,7 +14,20 @@ from rich.table import Table
 
 from incident_commander.cli.render import console, err, print_event, print_json
 
-__all__ = ["register"]
+__all__ = ["explore_hint", "ic_command", "register"]
+
+
+def ic_command() -> str:
+    """How to run ``ic`` from any shell: the script beside this interpreter, else ``-m``."""
+    script = Path(sys.executable).parent / "ic"
+    if script.is_file() and os.access(script, os.X_OK):
+        return shlex.quote(str(script))
+    return f"{shlex.quote(sys.executable)} -m incident_commander"
+
+
+def explore_hint(workdir: str, incident_id: str) -> str:
+    """The closing line of the demo: a command that works as printed, venv active or not."""
+    return f"Explore it: cd {shlex.quote(workdir)} && {ic_command()} show {incident_id}"
 
 
 def _print_summary(summary: dict[str, Any]) -> None:
@@ -40,9 +56,7 @@ def _print_summary(summary: dict[str, Any]) -> None:
     console.print(table)
     if summary["needs"]:
         console.print(f"Stopped: {escape(summary['needs'])}")
-    console.print(
-        f"Explore it: cd {escape(summary['workdir'])} && ic show {summary['incident_id']}"
-    )
+    console.print(escape(explore_hint(summary["workdir"], summary["incident_id"])), soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:
@@ -64,6 +78,10 @@ def register(app: typer.Typer) -> None:
         stop: Annotated[
             bool, typer.Option("--stop", help="Stop the demo service of --workdir.")
         ] = False,
+        force: Annotated[
+            bool,
+            typer.Option("--force", help="Replace a --workdir holding incidents made by hand."),
+        ] = False,
     ) -> None:
         """Run the demo incident on a real local service.
 
@@ -78,7 +96,7 @@ def register(app: typer.Typer) -> None:
             )
             return
         if by_hand:
-            ready = setup_by_hand(workdir)
+            ready = setup_by_hand(workdir, force=force)
             if json_out:
                 print_json(ready)
                 return
@@ -93,7 +111,7 @@ def register(app: typer.Typer) -> None:
         def say(kind: str, text: str) -> None:
             err.print(f"[dim]demo:[/] {escape(text)}")
 
-        summary = run_demo(workdir, on_event=print_event, say=say)
+        summary = run_demo(workdir, on_event=print_event, say=say, force=force)
         if json_out:
             print_json(summary)
         else:

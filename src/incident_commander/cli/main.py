@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
+from typer.core import TyperGroup
 
 from incident_commander import __version__
 from incident_commander.app import Commander
@@ -16,15 +17,35 @@ from incident_commander.protocol.engine import EventListener
 
 __all__ = ["app", "run"]
 
+err = Console(stderr=True)
+EXIT_INTERNAL = 70
+
+
+class _Door(TyperGroup):
+    """The ``ic`` group: a user error becomes one message and its exit code, never a traceback.
+
+    Handled here rather than around ``app()`` so that every way of calling the app (the console
+    script, Typer's test runner) reports user errors the same way.
+    """
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ICError as exc:
+            err.print(f"[bold red]Error:[/] {escape(exc.message)}", highlight=False)
+            if exc.hint:
+                err.print(f"Hint: {exc.hint}", highlight=False, markup=False)
+            raise typer.Exit(exc.exit_code) from None
+
+
 app = typer.Typer(
+    cls=_Door,
     name="ic",
     help="Incident Commander: detect, assess, approve, roll back, verify, and keep the record.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-err = Console(stderr=True)
-EXIT_INTERNAL = 70
 
 
 class State:
@@ -72,10 +93,12 @@ def main(
 
 
 def _register() -> None:
-    from incident_commander.cli import demo, evidence, incidents, serve, setup
+    from incident_commander.cli import answers, demo, evidence, incidents, listing, serve, setup
 
     setup.register(app)
     incidents.register(app)
+    answers.register(app)
+    listing.register(app)
     evidence.register(app)
     serve.register(app)
     demo.register(app)
@@ -85,14 +108,9 @@ _register()
 
 
 def run() -> None:
-    """Console-script entry: run the app; user errors print one message, never a traceback."""
+    """Console-script entry: run the app; user errors are reported by ``_Door``."""
     try:
         app()
-    except ICError as exc:
-        err.print(f"[bold red]Error:[/] {escape(exc.message)}", highlight=False)
-        if exc.hint:
-            err.print(f"Hint: {exc.hint}", highlight=False, markup=False)
-        sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         err.print("Interrupted.")
         sys.exit(130)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import json
 import os
+import socket
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -14,9 +16,9 @@ from incident_commander.alerts.formats import GenericAlert
 from incident_commander.alerts.intake import AlertIntake, IngestResult
 from incident_commander.alerts.parse import Parsed, parse_delivery
 from incident_commander.cli.render import console, err, log_event, print_json
-from incident_commander.errors import InvalidInput
+from incident_commander.errors import InvalidInput, ListenError
 
-__all__ = ["parse_alert_file", "register"]
+__all__ = ["check_can_listen", "parse_alert_file", "register"]
 
 
 def _is_loopback(host: str) -> bool:
@@ -26,6 +28,29 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def check_can_listen(host: str, port: int) -> None:
+    """Bind ``host:port`` once and let it go, so a taken port is one clear error up front."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except OSError as exc:
+        raise ListenError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    family, kind, proto, _name, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server will
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            why = (
+                "the port is in use by another program"
+                if exc.errno == errno.EADDRINUSE
+                else exc.strerror or str(exc)
+            )
+            raise ListenError(
+                f"cannot listen on {host}:{port}: {why}",
+                hint="stop what listens there, or pass another --port",
+            ) from None
 
 
 def parse_alert_file(path: Path, *, limit: int) -> tuple[str, Parsed]:
@@ -83,7 +108,9 @@ def register(app: typer.Typer) -> None:
     def serve(
         ctx: typer.Context,
         host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-        port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+        port: Annotated[
+            int, typer.Option(min=1, max=65535, help="Port to listen on (1-65535).")
+        ] = 8080,
         allow_unauthenticated: Annotated[
             bool,
             typer.Option(help="Listen beyond loopback even without IC_API_TOKEN."),
@@ -106,6 +133,7 @@ def register(app: typer.Typer) -> None:
             host = "127.0.0.1"
         elif token is None:
             err.print("No IC_API_TOKEN is set: the API and webhooks accept unauthenticated calls.")
+        check_can_listen(host, port)
         commander = ctx.obj.commander(on_event=log_event)
         application = create_app(commander, token=token, probes=probes)
         err.print(f"Incident Commander on http://{host}:{port} (API docs at /docs)")

@@ -78,17 +78,43 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _prepare(workdir: Path) -> None:
-    if workdir.exists() and any(workdir.iterdir()):
-        if not (workdir / MARKER).exists():
-            raise InvalidInput(
-                f"{workdir} exists and is not empty; give a new or empty --workdir "
-                "(or one an earlier `ic demo` made)"
-            )
-        service.stop(workdir)
-        shutil.rmtree(workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
-    (workdir / MARKER).write_text("made by ic demo\n")
+BY_HAND = "made by ic demo --by-hand\n"
+
+
+def _by_hand_incidents(workdir: Path) -> list[str]:
+    """The incidents of a folder set up with ``--by-hand`` (someone's own work), if any."""
+    try:
+        if (workdir / MARKER).read_text() != BY_HAND:
+            return []
+    except OSError:
+        return []
+    evidence = workdir / ".artifacts" / "incidents"
+    return sorted(p.name for p in evidence.iterdir()) if evidence.is_dir() else []
+
+
+def _prepare(workdir: Path, *, by_hand: bool = False, force: bool = False) -> None:
+    """Make ``workdir`` empty and ours: an earlier demo run is replaced, anything else kept."""
+    try:
+        if workdir.exists() and any(workdir.iterdir()):
+            if not (workdir / MARKER).exists():
+                raise InvalidInput(
+                    f"{workdir} exists and is not empty; give a new or empty --workdir "
+                    "(or one an earlier `ic demo` made)"
+                )
+            kept = _by_hand_incidents(workdir)
+            if kept and not force:
+                raise InvalidInput(
+                    f"{workdir} holds incidents recorded by hand ({', '.join(kept)}); "
+                    "give another --workdir, or pass --force to replace them"
+                )
+            service.stop(workdir)
+            shutil.rmtree(workdir)
+        workdir.mkdir(parents=True, exist_ok=True)
+        (workdir / MARKER).write_text(BY_HAND if by_hand else "made by ic demo\n")
+    except OSError as exc:
+        raise InvalidInput(
+            f"cannot create {workdir}: {exc.strerror or exc}; give a --workdir you can write to"
+        ) from None
 
 
 def write_demo_setup(
@@ -193,11 +219,13 @@ def _deploy(commander: Commander, workdir: Path, version: str, port: int) -> Non
     )
 
 
-def setup_by_hand(workdir: Path, *, timings: DemoSettings | None = None) -> dict[str, Any]:
+def setup_by_hand(
+    workdir: Path, *, timings: DemoSettings | None = None, force: bool = False
+) -> dict[str, Any]:
     """Prepare ``workdir`` with the bad release live and no policies, for the protocol by hand."""
     timings = timings or DemoSettings()
     workdir = workdir.resolve()
-    _prepare(workdir)
+    _prepare(workdir, by_hand=True, force=force)
     port = free_port()
     write_demo_setup(workdir, port, timings, with_policies=False)
     commander = Commander.from_config(workdir / "ic.yaml")
@@ -222,12 +250,13 @@ def run_demo(
     timings: DemoSettings | None = None,
     on_event: EventListener | None = None,
     say: Callable[[str, str], None] | None = None,
+    force: bool = False,
 ) -> dict[str, Any]:
     """Run the whole demo incident in ``workdir``; return the summary."""
     timings = timings or DemoSettings()
     tell = say or (lambda kind, text: None)
     workdir = workdir.resolve()
-    _prepare(workdir)
+    _prepare(workdir, force=force)
     port = free_port()
     write_demo_setup(workdir, port, timings)
     commander = Commander.from_config(workdir / "ic.yaml", on_event=on_event)

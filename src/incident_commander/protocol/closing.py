@@ -78,16 +78,35 @@ def resolve(engine: Engine, journal: Journal, inc: Incident, approver: str) -> N
     journal.postmortem.add(inc.id)
 
 
+NEXT_STEP = {
+    Status.DETECTED: "run `ic assess {id}` to assess its severity",
+    Status.REOPENED: "run `ic assess {id}` to assess it again",
+    Status.TRIAGED: "answer the severity confirmation: `ic approve {id} --yes --as NAME`",
+    Status.PLANNING: "run `ic plan {id}` to write the mitigation plan",
+    Status.AWAITING_APPROVAL: "answer the mitigation approval: `ic approve {id} --yes --as NAME`",
+    Status.EXECUTING: "run `ic execute {id}` to finish the mitigation",
+    Status.VALIDATING: "run `ic validate {id}` to verify recovery, then confirm the resolution "
+    "(`ic resolve {id} --yes --as NAME`)",
+    Status.HALTED: "see why it halted with `ic show {id}`; give what is missing and run "
+    "`ic run {id}`, or end it with `ic dismiss {id} --reason TEXT`",
+}
+
+
 def close(engine: Engine, incident_id: str, *, closed_by: str) -> None:
     """Close once gate 4 (resolution and documentation) passes."""
     # Gate 4 asks whether stakeholders were informed: let queued messages finish first.
     engine.outbox.flush(CLOSE_WAITS_FOR_MESSAGES_S)
     record = engine.record(incident_id)
-    allowed = judge(
-        Status(record.incident.status), Status.CLOSED, Facts(documentation_complete=True)
-    )
+    status = Status(record.incident.status)
+    allowed = judge(status, Status.CLOSED, Facts(documentation_complete=True))
     if not allowed.accepted:
-        raise TransitionRejected(f"{incident_id}: {allowed.reason}")
+        step = NEXT_STEP.get(status)
+        raise TransitionRejected(
+            f"{incident_id}: {allowed.reason}",
+            hint=f"an incident is closed once resolved: {step.format(id=incident_id)}"
+            if step
+            else None,
+        )
     result = run_gate("4", record, engine)
     with engine.transaction() as journal:
         inc = engine.load(journal.session, incident_id)
@@ -103,16 +122,29 @@ def close(engine: Engine, incident_id: str, *, closed_by: str) -> None:
         )
 
 
-def dismiss(engine: Engine, incident_id: str, *, reason: str, dismissed_by: str) -> None:
-    """A false positive: record it, do not escalate, and feed alert tuning."""
+def dismiss(
+    engine: Engine, incident_id: str, *, reason: str, dismissed_by: str, by_person: bool = False
+) -> None:
+    """A false positive: record it, do not escalate, and feed alert tuning.
+
+    ``by_person``: a person dismisses, which a halted incident also allows.
+    """
     with engine.transaction() as journal:
         inc = engine.load(journal.session, incident_id)
         journal.event(
             inc,
             "alert",
-            "[ALERT] Potential false-positive detected. Incident severity not confirmed.",
+            "[ALERT] Potential false-positive detected. Incident severity not confirmed."
+            if not inc.severity_confirmed
+            else f"[ALERT] Dismissed while {inc.status} by {dismissed_by}.",
         )
-        engine.move(journal, inc, Status.FALSE_POSITIVE, f"{reason} (by {dismissed_by})")
+        engine.move(
+            journal,
+            inc,
+            Status.FALSE_POSITIVE,
+            f"{reason} (by {dismissed_by})",
+            by_person=by_person,
+        )
         inc.resolution = {
             "false_positive": {
                 "signal": inc.title,

@@ -147,11 +147,20 @@ class Engine:
             documentation_complete=bool(inc.resolution),
         )
 
-    def move(self, journal: Journal, inc: Incident, target: Status, reason: str) -> None:
+    def move(
+        self,
+        journal: Journal,
+        inc: Incident,
+        target: Status,
+        reason: str,
+        *,
+        by_person: bool = False,
+    ) -> None:
         """The one way a status changes: check the table, record the move, or refuse."""
         current = Status(inc.status)
         resume = Status(inc.resume_status) if inc.resume_status else None
-        verdict = judge(current, target, self.facts(journal.session, inc), resume_status=resume)
+        facts = self.facts(journal.session, inc)
+        verdict = judge(current, target, facts, resume_status=resume, by_person=by_person)
         if not verdict.accepted:
             raise TransitionRejected(f"{inc.id}: {verdict.reason}")
         if target == Status.HALTED:
@@ -299,9 +308,13 @@ class Engine:
         """Close a resolved incident once gate 4 passes (phase 4)."""
         closing.close(self, incident_id, closed_by=closed_by)
 
-    def dismiss(self, incident_id: str, *, reason: str, dismissed_by: str) -> None:
-        """Record the incident as a false positive."""
-        closing.dismiss(self, incident_id, reason=reason, dismissed_by=dismissed_by)
+    def dismiss(
+        self, incident_id: str, *, reason: str, dismissed_by: str, by_person: bool = False
+    ) -> None:
+        """Record the incident as a false positive (a person may dismiss a halted one too)."""
+        closing.dismiss(
+            self, incident_id, reason=reason, dismissed_by=dismissed_by, by_person=by_person
+        )
 
     def record_review(self, incident_id: str, review: Review, *, recorded_by: str) -> None:
         """Record what the post-incident review found (root cause, 5 Whys, actions)."""

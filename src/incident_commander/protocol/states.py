@@ -116,11 +116,22 @@ class Verdict:
 
 
 def judge(
-    current: Status, target: Status, facts: Facts, *, resume_status: Status | None = None
+    current: Status,
+    target: Status,
+    facts: Facts,
+    *,
+    resume_status: Status | None = None,
+    by_person: bool = False,
 ) -> Verdict:
-    """Check a move against the table; a halted incident may only resume where it stopped."""
+    """Check a move against the table.
+
+    A halted incident may only resume where it stopped, or be dismissed as a false positive
+    by a person (``by_person``): someone must always be able to end an incident that cannot go
+    on (declared on the wrong service, say) with a recorded reason; automation may not.
+    """
     if current == Status.HALTED:
-        if target == resume_status or target == Status.HALTED:
+        dismissed = target == Status.FALSE_POSITIVE and by_person
+        if target in (resume_status, Status.HALTED) or dismissed:
             return Verdict(True)
         return Verdict(False, f"the incident is halted; it resumes to {resume_status}")
     candidates = [rule for rule in RULES if current in rule.sources and rule.target == target]
