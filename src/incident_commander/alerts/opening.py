@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from incident_commander.alerts.attachments import Attachments
 from incident_commander.alerts.rules import Pending, group_key, open_incident_of
 from incident_commander.alerts.signal import AlertSignal
+from incident_commander.alerts.titles import incident_title
 from incident_commander.clock import isoformat, utcnow
 from incident_commander.errors import TransitionRejected
 from incident_commander.protocol.intake import Declaration, open_incident
@@ -27,20 +28,10 @@ from incident_commander.store.models import Alert, Incident
 if TYPE_CHECKING:
     from incident_commander.protocol.engine import Engine
 
-__all__ = ["STORM_SERVICE", "IncidentOpener", "incident_title"]
+__all__ = ["STORM_SERVICE", "IncidentOpener"]
 
 STORM_SERVICE = "alert-storm"
 ALERT_SOURCES = ("monitoring-alert", "health-probe")
-
-
-def incident_title(alertname: str, summary: str) -> str:
-    """``name: summary``, without saying the same thing twice."""
-    name, text = alertname.strip(), summary.strip()
-    if not name or text.lower().startswith(name.lower()):
-        return text[:500]
-    if not text or name.lower().startswith(text.lower()):
-        return name[:500]
-    return f"{name}: {text}"[:500]
 
 
 @dataclass(frozen=True)

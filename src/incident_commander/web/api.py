@@ -245,7 +245,7 @@ def run(request: Request, incident_id: IncidentId) -> dict[str, Any]:
 def dismiss(request: Request, incident_id: IncidentId, body: Dismissal) -> dict[str, Any]:
     """Record a false positive."""
     engine = _engine(request)
-    engine.dismiss(incident_id, reason=body.reason, dismissed_by=body.dismissed_by)
+    engine.dismiss(incident_id, reason=body.reason, dismissed_by=body.dismissed_by, by_person=True)
     return incident_view(engine, incident_id)
 
 
