@@ -9,7 +9,12 @@ measure `ic serve`'s latency.
 Each round starts both receivers afresh, so every round measures the same cold storm; the
 rates printed are the medians of the rounds.
 
+With ``--database-url URL`` (a PostgreSQL server, the setting teams run), each round's `ic serve`
+gets a fresh database created on that server and dropped afterwards; the default is a fresh
+SQLite file.
+
 Usage: python bench/ingest.py [--seconds 5] [--connections 4] [--rate 200] [--rounds 3]
+                              [--database-url postgresql://user@host:5432/db]
 """
 
 from __future__ import annotations
@@ -25,8 +30,10 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -181,13 +188,37 @@ def settle(url: str, timeout: float = 60) -> None:
         time.sleep(1)
 
 
-class IcServer:
-    """A fresh `ic serve` on an empty SQLite store in ``root``."""
+@contextmanager
+def fresh_database(root: Path, server_url: str | None) -> Iterator[str]:
+    """An empty store for one round: a SQLite file, or a new database on ``server_url``."""
+    if server_url is None:
+        yield f"sqlite:///{root / 'ic.db'}"
+        return
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
 
-    def __init__(self, root: Path) -> None:
-        root.mkdir()
+    url = make_url(server_url)
+    if url.drivername == "postgresql":
+        url = url.set(drivername="postgresql+psycopg")
+    name = f"ic_bench_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+class IcServer:
+    """A fresh `ic serve` in ``root`` on the store at ``database_url``."""
+
+    def __init__(self, root: Path, database_url: str) -> None:
+        root.mkdir(exist_ok=True)
         port = free_port()
-        env = {**os.environ, "IC_DATABASE_URL": f"sqlite:///{root / 'ic.db'}"}
+        env = {**os.environ, "IC_DATABASE_URL": database_url}
         env.pop("IC_CONFIG", None)
         ic = [str(Path(sys.executable).parent / "ic"), "serve", "--port", str(port), "--no-probes"]
         with (root / "serve.log").open("ab") as log:
@@ -215,15 +246,16 @@ def one_round(root: Path, args: argparse.Namespace, measure_latency: bool) -> di
         result["am"] = hammer(f"{am_url}/api/v2/alerts", am_body, args.seconds, args.connections)
     finally:
         alertmanager.stop()
-    server = IcServer(root / "ic")
-    try:
-        url = f"{server.url}/webhooks/alertmanager"
-        result["ic"] = hammer(url, ic_body, args.seconds, args.connections)
-        if measure_latency:
-            settle(server.url)
-            result["latency"] = latency(url, args.rate, args.seconds)
-    finally:
-        server.stop()
+    with fresh_database(root / "ic", args.database_url) as database_url:
+        server = IcServer(root / "ic", database_url)
+        try:
+            url = f"{server.url}/webhooks/alertmanager"
+            result["ic"] = hammer(url, ic_body, args.seconds, args.connections)
+            if measure_latency:
+                settle(server.url)
+                result["latency"] = latency(url, args.rate, args.seconds)
+        finally:
+            server.stop()
     return result
 
 
@@ -233,6 +265,9 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=4)
     parser.add_argument("--rate", type=float, default=200)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--database-url", default=None, help="a PostgreSQL server for ic serve (default: SQLite)"
+    )
     args = parser.parse_args()
     problem = ensure_installed()
     if problem:
@@ -242,9 +277,10 @@ def main() -> int:
     for number in range(args.rounds):
         with tempfile.TemporaryDirectory() as tmp:
             rounds.append(one_round(Path(tmp), args, measure_latency=number == args.rounds - 1))
+    store = "PostgreSQL" if args.database_url else "SQLite"
     print(
         f"batches of {BATCH} alerts, {args.connections} connections, {args.seconds:g} s each, "
-        f"{args.rounds} round(s), each on fresh servers"
+        f"{args.rounds} round(s), each on fresh servers; ic serve on {store}"
     )
     rates = {}
     for name, label in (("am", "Alertmanager (baseline)"), ("ic", "ic serve (durable)")):
