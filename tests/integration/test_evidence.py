@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import re
 
@@ -86,3 +88,36 @@ def test_report_rewrites_from_the_record_and_says_what_is_missing(workspace: Wor
     assert "web **v2** deployed" in report  # the suspect deploy is on record
     assert "Report completeness: 50%" in report
     assert ws.ic("evidence", "verify", incident).returncode == 0
+
+
+def test_each_step_seals_what_it_changed_and_signs_its_head(workspace: Workspace) -> None:
+    ws = workspace
+    key = {"env": {"IC_EVIDENCE_KEY": "sealing-key"}}
+    ws.configure()
+    incident = ws.declare()
+    ws.ok("assess", incident, "--production", "--outage", "--as", "on-call", "--yes", **key)
+    ws.ok("plan", incident, "--yes", "--as", "on-call", **key)
+    ws.ok("execute", incident, **key)
+
+    chain = [json.loads(line) for line in ws.read(incident, "incident-chain.jsonl").splitlines()]
+    timeline = ws.read(incident, "incident-timeline.md").splitlines()
+    assert [f"- {e['line']} · chain:{e['hash']}" for e in chain] == [
+        line for line in timeline if line.startswith("- ")
+    ]
+    sealed = [(e["line"].split()[2], e["data"]["digests"]) for e in chain if "digests" in e["data"]]
+    running = [d["execution #1"] for kind, d in sealed if kind == "execution.started"]
+    finished = [d["execution #1"] for kind, d in sealed if "execution #1" in d]
+    assert len(running) == 1 and finished[-1] != running[0]  # started, then succeeded
+    assert chain[-1]["data"]["digests"]["status"] == sealed[-1][1]["status"]
+
+    log = ws.root / ".artifacts" / "incidents" / "chain-heads.log"
+    heads = [json.loads(line) for line in log.read_text().splitlines()]
+    signed = [h for h in heads if h["incident"] == incident and h["hmac"]]
+    assert signed[-1]["seq"] == len(chain) and signed[-1]["head"] == chain[-1]["hash"]
+    for head in signed:
+        body = {k: head[k] for k in ("at", "head", "incident", "seq")}
+        message = json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+        assert head["hmac"] == hmac.new(b"sealing-key", message, hashlib.sha256).hexdigest()
+    verified = ws.ic("evidence", "verify", incident, "--json", **key)
+    assert verified.returncode == 0, verified.stdout
+    assert json.loads(verified.stdout)["notes"] == []

@@ -44,7 +44,8 @@ def test_hostile_text_is_recorded_verbatim_and_runs_nothing(workspace: Workspace
         assert ws.ic("evidence", "verify", incident).returncode == 0
     for marker in ("pwned-subst", "pwned-backtick", "pwned-semicolon"):
         assert not list(ws.root.rglob(marker))
-    folders = sorted(p.name for p in (ws.root / ".artifacts" / "incidents").iterdir())
+    root = ws.root / ".artifacts" / "incidents"
+    folders = sorted(p.name for p in root.iterdir() if p.is_dir())  # beside them: the head log
     assert folders == sorted(ids)
 
 

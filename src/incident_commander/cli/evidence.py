@@ -59,7 +59,7 @@ def register(app: typer.Typer) -> None:
         incident_id: Annotated[str, typer.Argument(help="The incident id.")],
         json_out: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
     ) -> None:
-        """Recompute the timeline hash chain and every artifact hash; exit 0 when all match."""
+        """Check the chain, the sealed content, the head log and every file; exit 0 if all match."""
         result = ctx.obj.commander().engine.verify(incident_id)
         if json_out:
             print_json(
@@ -69,6 +69,7 @@ def register(app: typer.Typer) -> None:
                     "events": result.events,
                     "files": result.files,
                     "problems": result.problems,
+                    "notes": result.notes,
                 }
             )
         elif result.ok:
@@ -80,5 +81,8 @@ def register(app: typer.Typer) -> None:
             console.print(f"[red]BROKEN[/] {incident_id}: {escape(result.problems[0])}")
             for problem in result.problems[1:]:
                 console.print(f"  also: {escape(problem)}")
+        if not json_out:
+            for note in result.notes:
+                console.print(f"[yellow]note[/]: {escape(note)}")
         if not result.ok:
             raise typer.Exit(6)

@@ -8,11 +8,11 @@ from typing import Any
 
 from incident_commander.clock import isoformat
 from incident_commander.config import Settings
-from incident_commander.evidence.chain import event_line, timeline_entry
+from incident_commander.evidence.chain import CHAIN_FILE, chain_file, event_line, timeline_entry
 from incident_commander.evidence.record import IncidentRecord
 from incident_commander.store.models import Decision, Execution
 
-__all__ = ["durations", "render_all"]
+__all__ = ["STEP_FILES", "durations", "render_all"]
 
 INTAKE = "incident-intake-log.md"
 SEVERITY = "severity-assessment.json"
@@ -25,6 +25,10 @@ VALIDATION = "recovery-validation.json"
 TIMELINE = "incident-timeline.md"
 RESOLUTION = "resolution-summary.json"
 TUNING = "alert-tuning-feedback.json"
+STEP_FILES = (
+    *(INTAKE, SEVERITY, COMMUNICATION, PLAN, READINESS, DECISIONS, EXECUTION, VALIDATION),
+    *(TIMELINE, CHAIN_FILE, RESOLUTION, TUNING),
+)
 
 
 def _json(data: Any) -> str:
@@ -229,7 +233,8 @@ def _timeline(record: IncidentRecord) -> str:
         f"# Incident timeline — {record.incident.id}",
         "",
         "Each line: sequence, time (UTC), event, detail, and the chain hash covering the",
-        "previous hash and the line. `ic evidence verify` recomputes it.",
+        f"previous hash, the line and the event's data (in `{CHAIN_FILE}`).",
+        "`ic evidence verify` recomputes it.",
         "",
     ]
     for ev in record.events:
@@ -268,7 +273,14 @@ def _resolution(record: IncidentRecord) -> str:
 def render_all(record: IncidentRecord, settings: Settings) -> dict[str, str]:
     """Every file whose step has happened, by name. The report and RCA are written elsewhere."""
     inc = record.incident
-    files = {INTAKE: _intake(record), TIMELINE: _timeline(record)}
+    files = {
+        INTAKE: _intake(record),
+        TIMELINE: _timeline(record),
+        CHAIN_FILE: chain_file(
+            (event_line(ev.seq, ev.at, ev.kind, ev.message), ev.data, ev.prev_hash, ev.hash)
+            for ev in record.events
+        ),
+    }
     if inc.assessment:
         files[SEVERITY] = _severity(record, settings)
     if record.notifications:

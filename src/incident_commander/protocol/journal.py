@@ -9,7 +9,8 @@ from sqlalchemy.orm import Session
 
 from incident_commander.clock import utcnow
 from incident_commander.config import ApprovalKind, Settings
-from incident_commander.evidence.chain import GENESIS, chain_hash, event_line
+from incident_commander.evidence import seal
+from incident_commander.evidence.chain import GENESIS, event_hash, event_line
 from incident_commander.protocol.policies import PolicyContext, matching_policy
 from incident_commander.store.models import Decision, Deploy, Event, Incident, Notification
 
@@ -65,8 +66,15 @@ class Journal:
     def event(
         self, inc: Incident, kind: str, message: str, data: dict[str, Any] | None = None
     ) -> Event:
-        """Append one timeline line, chained to the one before."""
-        if inc.id not in self._heads:
+        """Append one timeline line, chained to the one before; its hash covers its data.
+
+        When the step commits, the incident's last event of the step also carries the digests
+        of everything recorded about it (see ``evidence.seal``).
+        """
+        appended = seal.last_event(self.session, inc.id)
+        if appended is not None:
+            self._heads[inc.id] = (appended.seq, appended.hash)
+        elif inc.id not in self._heads:
             last = self.session.scalars(
                 select(Event).where(Event.incident_id == inc.id).order_by(Event.seq.desc()).limit(1)
             ).first()
@@ -76,17 +84,19 @@ class Journal:
         at = utcnow()
         text = " ".join(message.split())
         line = event_line(seq, at, kind, text)
+        content = dict(data or {})
         row = Event(
             incident_id=inc.id,
             seq=seq,
             at=at,
             kind=kind,
             message=text,
-            data=data or {},
+            data=content,
             prev_hash=prev,
-            hash=chain_hash(prev, line),
+            hash=event_hash(prev, line, content),
         )
         self.session.add(row)
+        seal.appended(self.session, self.settings.evidence_dir, inc, row)
         self._heads[inc.id] = (seq, row.hash)
         inc.updated_at = at
         self.touched.add(inc.id)
