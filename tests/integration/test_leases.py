@@ -330,3 +330,42 @@ def test_the_real_outcome_of_a_late_command_is_recorded_when_its_owner_wakes(
     timeline = ws.read(incident, "incident-timeline.md")
     assert "slow finished after its lease was lost: succeeded" in timeline
     assert ws.ic("evidence", "verify", incident).returncode == 0
+
+
+def test_the_owner_renews_its_lease_while_the_command_runs(
+    workspace: Workspace, db: Session
+) -> None:
+    ws = workspace
+    _with_wait_script(ws)
+    ws.configure([script_option("slow", "wait.sh", timeout_seconds=60)])
+    incident = _to_awaiting(ws)
+    owner = subprocess.Popen(
+        [ic_path(), "execute", incident],
+        cwd=ws.root,
+        env={**os.environ, **ws.env, "IC_EXECUTION_LEASE_SECONDS": "1"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+
+        def renewed_past_the_first_lease() -> bool:
+            db.expire_all()
+            row = db.scalars(select(Execution).where(Execution.incident_id == incident)).first()
+            return bool(
+                row is not None
+                and row.heartbeat_at is not None
+                and (row.heartbeat_at - row.started_at).total_seconds() > 2
+            )
+
+        _until(renewed_past_the_first_lease, "the lease to be renewed beyond its first second")
+
+        again = ws.ic("execute", incident)
+
+        assert again.returncode == 4, again.stdout + again.stderr
+        assert "is running, owned by" in again.stderr
+        assert _runs(ws) == 1
+    finally:
+        (ws.root / "finish-wait").touch()
+        owner.communicate(timeout=DEADLINE)
+    assert owner.returncode == 0
+    assert _status(ws, incident) == "validating"
