@@ -369,3 +369,38 @@ def test_the_owner_renews_its_lease_while_the_command_runs(
         owner.communicate(timeout=DEADLINE)
     assert owner.returncode == 0
     assert _status(ws, incident) == "validating"
+
+
+def test_an_option_already_attempted_under_the_approval_is_not_run_again(
+    workspace: Workspace, db: Session
+) -> None:
+    ws = workspace
+    ws.configure([script_option("first", "fail.sh"), script_option("second", "rollback_ok.sh")])
+    incident = _to_awaiting(ws)
+    # The owner recorded the first option as failed, then stopped before starting the second.
+    decision = db.scalars(
+        select(Decision).where(Decision.incident_id == incident, Decision.kind == "mitigation")
+    ).one()
+    db.add(
+        Execution(
+            incident_id=incident,
+            idempotency_key=f"{incident}:{decision.id}:first:1",
+            option_name="first",
+            kind="script",
+            decision_id=decision.id,
+            status="failed",
+            owner="otherhost:1234",
+            started_at=utcnow(),
+            finished_at=utcnow(),
+            commands=[],
+            error="exit code 3",
+        )
+    )
+    db.execute(update(Incident).where(Incident.id == incident).values(status="executing"))
+    db.commit()
+
+    result = ws.ok("execute", incident)
+
+    assert "second: succeeded" in result.stdout and "first:" not in result.stdout
+    assert ws.ran("rollback_ok") and not ws.ran("fail")
+    assert _status(ws, incident) == "validating"
