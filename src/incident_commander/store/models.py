@@ -12,6 +12,7 @@ from sqlalchemy import (
     Dialect,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -146,9 +147,15 @@ class Decision(Base):
 
 
 class Execution(Base):
-    """One run of one mitigation option; the idempotency key stops accidental repeats."""
+    """One run of one mitigation option; the idempotency key stops accidental repeats.
+
+    While it runs, its owner holds a lease: ``heartbeat_at`` and ``lease_expires_at`` are
+    renewed by the owner, ``in_flight`` holds the service name (unique, so one execution per
+    service at a time), and ``command_pid`` / ``command_mark`` name the running command.
+    """
 
     __tablename__ = "executions"
+    __table_args__ = (Index("ix_executions_in_flight", "in_flight", unique=True),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     incident_id: Mapped[str] = mapped_column(ForeignKey("incidents.id"), index=True)
@@ -166,6 +173,11 @@ class Execution(Base):
     duration_s: Mapped[float | None] = mapped_column(Float)
     commands: Mapped[list[Any]] = mapped_column(default=list)
     error: Mapped[str | None] = mapped_column(Text)
+    heartbeat_at: Mapped[datetime | None]
+    lease_expires_at: Mapped[datetime | None]
+    in_flight: Mapped[str | None] = mapped_column(String(128))
+    command_pid: Mapped[int | None] = mapped_column(Integer)
+    command_mark: Mapped[str | None] = mapped_column(String(80))
 
 
 class Notification(Base):

@@ -1,0 +1,152 @@
+"""Settling an execution whose owner stopped: never run again; decide what happened.
+
+While the owner's lease is fresh (and the owner is not a process on this host known to be
+gone) nothing is settled: ``ic execute`` refuses, whatever host it runs on. Once the lease has
+expired, a command still running here is reported, not replaced. Otherwise the executor's own
+state check decides: the live release is the target (took effect, validate next), is not
+(back to planning), or cannot be told (back to planning, outcome unknown).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from incident_commander import plugins
+from incident_commander.clock import utcnow
+from incident_commander.errors import ExecutionRefused
+from incident_commander.executors.base import ExecutorConfig
+from incident_commander.protocol.journal import Journal
+from incident_commander.protocol.lease import (
+    command_running,
+    heartbeat_age,
+    owner_gone,
+    store_now,
+)
+from incident_commander.protocol.states import Status
+from incident_commander.protocol.steps import context_for
+from incident_commander.store.models import Execution, Incident
+
+if TYPE_CHECKING:
+    from incident_commander.protocol.engine import Engine
+
+__all__ = ["ExecutionOutcome", "in_flight", "option", "refuse", "settle", "unfinished"]
+
+
+@dataclass
+class ExecutionOutcome:
+    """What ``execute`` did: the attempts it ran, or how it settled an interrupted one."""
+
+    runs: list[Execution] = field(default_factory=list)
+    recovered: str | None = None
+    took_effect: bool = False
+
+    @property
+    def succeeded(self) -> bool:
+        return self.took_effect or any(r.status == "succeeded" for r in self.runs)
+
+
+def refuse(inc: Incident, why: str) -> ExecutionRefused:
+    return ExecutionRefused(f"{inc.id}: refusing to execute: {why}. Nothing was run.")
+
+
+def option(engine: Engine, inc: Incident, name: str) -> ExecutorConfig:
+    service = engine.settings.services.get(inc.service)
+    for config in service.rollback_options if service else []:
+        if config.name == name:
+            return config
+    raise refuse(inc, f"option {name!r} is no longer configured for {inc.service}")
+
+
+def unfinished(session: Session, inc: Incident) -> Execution | None:
+    return session.scalars(
+        select(Execution).where(Execution.incident_id == inc.id, Execution.status == "started")
+    ).first()
+
+
+def in_flight(session: Session, service: str) -> Execution | None:
+    return session.scalars(select(Execution).where(Execution.in_flight == service)).first()
+
+
+def describe(row: Execution, session: Session) -> str:
+    """``execution 3 (option) is running, owned by host:pid, heartbeat 2 s ago``."""
+    age = heartbeat_age(row, store_now(session))
+    return f"execution {row.id} ({row.option_name}) is running, owned by {row.owner}, {age}"
+
+
+def _check(journal: Journal, inc: Incident, row: Execution) -> str:
+    """Refuse while the execution is owned or its command runs; else say why it is settled."""
+    now = store_now(journal.session)
+    age = heartbeat_age(row, now)
+    if owner_gone(row.owner):
+        why = f"owner {row.owner} is gone"
+    elif row.lease_expires_at is None or row.lease_expires_at <= now:
+        why = f"owner {row.owner} stopped renewing its lease, {age}"
+    else:
+        raise refuse(inc, describe(row, journal.session))
+    if command_running(row):
+        raise refuse(
+            inc,
+            f"execution {row.id} ({row.option_name}) lost its owner ({why}), but its command "
+            f"is still running (pid {row.command_pid}); nothing was started: wait for it to "
+            "finish or stop it, then run `ic execute` again",
+        )
+    return why
+
+
+def settle(engine: Engine, incident_id: str) -> ExecutionOutcome | None:
+    """Settle an attempt whose owner stopped; never run it again. Returns what was found."""
+    with engine.transaction() as journal:
+        inc = engine.load(journal.session, incident_id)
+        row = unfinished(journal.session, inc)
+        if row is None:
+            return None
+        why = _check(journal, inc, row)
+        config = option(engine, inc, row.option_name)
+        live = plugins.load("executor", config.kind)().current_release(
+            config, context_for(engine, inc)
+        )
+        row.finished_at = utcnow()
+        row.duration_s = round((row.finished_at - row.started_at).total_seconds(), 4)
+        row.release_after = live
+        row.in_flight = None
+        took_effect = live is not None and live == row.target_release
+        if took_effect:
+            row.status = "succeeded"
+            found = (
+                f"{row.option_name} was interrupted ({why}), but the live release is {live}, "
+                "the target: the rollback took effect; validating next"
+            )
+            inc.mitigated_at = row.finished_at
+            journal.event(inc, "execution.interrupted", found)
+            engine.move(journal, inc, Status.VALIDATING, "interrupted rollback verified by release")
+            return ExecutionOutcome(recovered=found, took_effect=True)
+        row.status = "interrupted"
+        if live is None:
+            row.error = (
+                "outcome unknown: the owner stopped before recording it, and a "
+                f"{row.kind} option has no state check to tell whether it took effect"
+            )
+            found = (
+                f"{row.option_name} was interrupted ({why}); outcome unknown: a {row.kind} "
+                "option cannot tell whether it took effect; nothing was re-run; check the "
+                "service, then plan and approve again"
+            )
+        else:
+            row.error = (
+                f"the owner stopped before recording the outcome; live release {live}, "
+                f"not the target {row.target_release}"
+            )
+            found = (
+                f"{row.option_name} was interrupted ({why}); live release {live}, target "
+                f"{row.target_release}: nothing was re-run; plan and approve again"
+            )
+        journal.event(inc, "execution.interrupted", found)
+        engine.move(journal, inc, Status.PLANNING, "interrupted rollback needs a new decision")
+        journal.notify(
+            inc, f"[{inc.severity}] {inc.service}: rollback interrupted ({inc.id})", found
+        )
+        return ExecutionOutcome(recovered=found)
