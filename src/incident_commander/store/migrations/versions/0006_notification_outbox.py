@@ -1,7 +1,7 @@
 """Notifications as an outbox: written by a step as pending, delivered after its commit.
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0006
+Revises: 0005
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from alembic import op
 
 from incident_commander.store.models import UTCDateTime
 
-revision = "0007"
-down_revision = "0006"
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
