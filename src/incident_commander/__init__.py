@@ -15,6 +15,7 @@ from incident_commander.errors import (
     ICError,
     IncidentNotFound,
     InvalidInput,
+    ListenError,
     StoreError,
     TransitionRejected,
 )
@@ -33,6 +34,7 @@ __all__ = [
     "ICError",
     "IncidentNotFound",
     "InvalidInput",
+    "ListenError",
     "StoreError",
     "TransitionRejected",
     "__version__",

@@ -33,11 +33,12 @@ from incident_commander.alerts.signal import AlertSignal
 from incident_commander.alerts.tuning import write_alert_tuning
 from incident_commander.clock import utcnow
 from incident_commander.errors import TransitionRejected
+from incident_commander.protocol import closing
 from incident_commander.protocol.journal import Journal
 from incident_commander.store.models import Alert, Delivery
 
 if TYPE_CHECKING:
-    from incident_commander.protocol.engine import Engine
+    from incident_commander.protocol.kernel import Kernel
 
 __all__ = ["AlertIntake", "IngestResult", "Refresh"]
 
@@ -65,19 +66,19 @@ class _Job:
 
 
 class AlertIntake:
-    """The one way alerts enter the engine, from webhooks, files and probes."""
+    """The one way alerts enter the protocol, from webhooks, files and probes."""
 
     def __init__(
         self,
-        engine: Engine,
+        kernel: Kernel,
         *,
         on_opened: Callable[[str], None] | None = None,
         refresh: Refresh | None = None,
     ) -> None:
-        self.engine = engine
-        self.settings = engine.settings.alerts
-        self.rules = AlertRules(engine)
-        self.opener = IncidentOpener(engine)
+        self.kernel = kernel
+        self.settings = kernel.settings.alerts
+        self.rules = AlertRules(kernel)
+        self.opener = IncidentOpener(kernel)
         self.on_opened = on_opened or (lambda incident_id: None)
         self.refresh = refresh or self.refresh_now
         self.known = KnownAlerts()
@@ -88,9 +89,9 @@ class AlertIntake:
     def refresh_now(self, incidents: set[str], tuning: bool) -> None:
         """Re-render the incidents' evidence and the tuning file before returning."""
         for incident_id in sorted(incidents):
-            self.engine.sync(incident_id)
+            self.kernel.sync(incident_id)
         if tuning:
-            write_alert_tuning(self.engine.store, self.engine.settings.evidence_dir)
+            write_alert_tuning(self.kernel.store, self.kernel.settings.evidence_dir)
 
     def ingest(
         self, signals: list[AlertSignal], *, source: str, delivery_key: str | None = None
@@ -107,7 +108,7 @@ class AlertIntake:
 
         Run at start-up and on a timer by ``ic serve``; returns the incidents the alerts went to.
         """
-        with self.engine.store.session() as session:
+        with self.kernel.store.session() as session:
             rows = session.execute(
                 select(
                     *(Alert.source, Alert.fingerprint, Alert.status, Alert.labels),
@@ -147,7 +148,7 @@ class AlertIntake:
         cutoff = utcnow() - timedelta(hours=self.settings.delivery_retention_hours)
         removed = 0
         while True:
-            with self.engine.store.session() as session:
+            with self.kernel.store.session() as session:
                 keys = select(Delivery.key).where(Delivery.received_at < cutoff).limit(PRUNE_BATCH)
                 result = session.execute(delete(Delivery).where(Delivery.key.in_(keys)))
                 count = result.rowcount or 0  # type: ignore[attr-defined]
@@ -191,8 +192,8 @@ class AlertIntake:
 
     def _write(self, jobs: list[_Job]) -> None:
         touched: set[str] = set()
-        with self.engine.store.exclusive("alert-intake"):
-            with self.engine.transaction(sync=False) as journal, journal.session.no_autoflush:
+        with self.kernel.store.exclusive("alert-intake"):
+            with self.kernel.transaction(sync=False) as journal, journal.session.no_autoflush:
                 fresh = self._sort_out(journal, jobs)  # retries are answered, not read again
                 signals = [signal for job in fresh for signal in job.signals]
                 batch = Batch(journal, self.known.load(journal.session, signals))
@@ -217,10 +218,12 @@ class AlertIntake:
                     touched |= self.opener.open(batch.pending)
                 for incident_id, reason in batch.dismiss.items():
                     try:
-                        self.engine.dismiss(incident_id, reason=reason, dismissed_by="alert intake")
+                        closing.dismiss(
+                            self.kernel, incident_id, reason=reason, dismissed_by="alert intake"
+                        )
                     except TransitionRejected:
                         pass  # confirmed meanwhile: a person or policy has taken it on
-                with self.engine.store.session() as session:
+                with self.kernel.store.session() as session:
                     self._save_deliveries(session, fresh)
         for job in jobs:
             if job.replay_of is not None:

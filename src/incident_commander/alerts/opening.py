@@ -26,7 +26,7 @@ from incident_commander.protocol.journal import Journal
 from incident_commander.store.models import Alert, Incident
 
 if TYPE_CHECKING:
-    from incident_commander.protocol.engine import Engine
+    from incident_commander.protocol.kernel import Kernel
 
 __all__ = ["STORM_SERVICE", "IncidentOpener"]
 
@@ -46,9 +46,9 @@ class _Placement:
 class IncidentOpener:
     """Opens the incidents the intake's pending alerts need, all in one transaction."""
 
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self.settings = engine.settings.alerts
+    def __init__(self, kernel: Kernel) -> None:
+        self.kernel = kernel
+        self.settings = kernel.settings.alerts
 
     def open(self, pending: list[Pending]) -> set[str]:
         """Open one incident per group (or join the storm); the group's other alerts join it.
@@ -80,13 +80,13 @@ class IncidentOpener:
         return {place.incident_id for place in placed.values()}
 
     def _open_all(self, by_group: dict[str, list[Pending]]) -> dict[str, _Placement]:
-        with self.engine.transaction(sync=False) as journal:
+        with self.kernel.transaction(sync=False) as journal:
             placed: dict[str, _Placement] = {}
             joined = Attachments()
             own, stormed = self._split_storm(journal, list(by_group))
             for key in own:
                 declaration = self.declaration(by_group[key][0].signal, key).checked()
-                inc = open_incident(self.engine, journal, declaration)
+                inc = open_incident(self.kernel, journal, declaration)
                 placed[key] = _Placement(inc.id, True, None)
             if stormed:
                 limit = self.settings.storm_groups_per_minute
@@ -148,7 +148,7 @@ class IncidentOpener:
             first_signal_at=min(first.starts_at, utcnow()),
             details={"groups": keys[:1000], "storm_groups_per_minute": limit},
         ).checked()
-        return open_incident(self.engine, journal, declaration)
+        return open_incident(self.kernel, journal, declaration)
 
     def proposed_answers(self, signal: AlertSignal) -> dict[str, Any] | None:
         """Severity answers from the first assess rule whose labels all match."""

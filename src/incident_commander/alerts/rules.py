@@ -23,7 +23,7 @@ from incident_commander.protocol.states import Status
 from incident_commander.store.models import Incident, Signal
 
 if TYPE_CHECKING:
-    from incident_commander.protocol.engine import Engine
+    from incident_commander.protocol.kernel import Kernel
 
 __all__ = [
     "FALSE_POSITIVE",
@@ -122,9 +122,9 @@ def open_incident_of(journal: Journal, key: str) -> Incident | None:
 class AlertRules:
     """Applies one alert to its row and the incidents, inside the intake's transaction."""
 
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self.settings = engine.settings.alerts
+    def __init__(self, kernel: Kernel) -> None:
+        self.kernel = kernel
+        self.settings = kernel.settings.alerts
 
     def apply(self, batch: Batch, signal: AlertSignal, row: AlertRow | None) -> dict[str, Any]:
         """Decide what ``signal`` means; return the delivery's answer for it."""
@@ -251,7 +251,7 @@ class AlertRules:
             row.outcome = "reopened"
             journal.session.add(Signal(**signal_row(inc.id, signal)))
             journal.event(inc, "signal.received", f"recurrence: {signal.alertname} (firing)")
-            self.engine.reopen(journal, inc, f"alert {row.alertname} fired again")
+            self.kernel.reopen(journal, inc, f"alert {row.alertname} fired again")
         else:
             row.outcome = AWAITING_INCIDENT
             row.incident_id = None

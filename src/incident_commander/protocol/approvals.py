@@ -20,13 +20,13 @@ from incident_commander.protocol.states import Status
 from incident_commander.store.models import Decision, Incident
 
 if TYPE_CHECKING:
-    from incident_commander.protocol.engine import Engine
+    from incident_commander.protocol.kernel import Kernel
 
 __all__ = ["answer", "apply_answer", "ask", "pending_prompt"]
 
 
 def ask(
-    engine: Engine,
+    kernel: Kernel,
     journal: Journal,
     inc: Incident,
     kind: ApprovalKind,
@@ -41,13 +41,13 @@ def ask(
         inc,
         kind,
         subject,
-        suspect=engine.suspect_of(journal.session, inc),
+        suspect=kernel.suspect_of(journal.session, inc),
         action_names=action_names,
         action_kinds=action_kinds,
     )
     if policy:
         apply_answer(
-            engine,
+            kernel,
             journal,
             inc,
             decision,
@@ -59,7 +59,7 @@ def ask(
 
 
 def answer(
-    engine: Engine,
+    kernel: Kernel,
     incident_id: str,
     *,
     yes: bool,
@@ -71,8 +71,8 @@ def answer(
     if not approver.strip():
         raise InvalidInput("an answer needs the name of who gives it (--as NAME)")
     approver = bounded("the approver's name", approver, 200) or approver
-    with engine.transaction() as journal:
-        inc = engine.load(journal.session, incident_id)
+    with kernel.transaction() as journal:
+        inc = kernel.load(journal.session, incident_id)
         pending = inc.pending_approval
         if pending is None or (kind is not None and kind != pending):
             asked = APPROVAL_LABEL[kind] if kind else "approval"
@@ -91,7 +91,7 @@ def answer(
         ).first()
         assert decision is not None
         apply_answer(
-            engine,
+            kernel,
             journal,
             inc,
             decision,
@@ -103,10 +103,10 @@ def answer(
         return decision
 
 
-def pending_prompt(engine: Engine, incident_id: str) -> str | None:
+def pending_prompt(kernel: Kernel, incident_id: str) -> str | None:
     """The text of the approval the incident waits for, if any."""
-    with engine.store.session() as session:
-        inc = engine.load(session, incident_id, lock=False)
+    with kernel.store.session() as session:
+        inc = kernel.load(session, incident_id, lock=False)
         if not inc.pending_approval:
             return None
         decision = session.scalars(
@@ -118,7 +118,7 @@ def pending_prompt(engine: Engine, incident_id: str) -> str | None:
 
 
 def apply_answer(
-    engine: Engine,
+    kernel: Kernel,
     journal: Journal,
     inc: Incident,
     decision: Decision,
@@ -136,7 +136,7 @@ def apply_answer(
         if yes:
             inc.severity_confirmed = True
             inc.acknowledged_at = decision.answered_at
-            engine.move(journal, inc, Status.PLANNING, f"severity {inc.severity} confirmed")
+            kernel.move(journal, inc, Status.PLANNING, f"severity {inc.severity} confirmed")
             journal.event(inc, "phase", phase_complete(1))
             journal.event(inc, "phase", phase_start(2))
         else:
@@ -147,8 +147,8 @@ def apply_answer(
             )
     elif decision.kind == "mitigation":
         if not yes:
-            engine.move(journal, inc, Status.PLANNING, f"mitigation declined by {approver}")
+            kernel.move(journal, inc, Status.PLANNING, f"mitigation declined by {approver}")
     elif yes:
-        closing.resolve(engine, journal, inc, approver)
+        closing.resolve(kernel, journal, inc, approver)
     else:
         journal.event(inc, "progress", "resolution not confirmed; the incident stays open")

@@ -16,7 +16,7 @@ from incident_commander.protocol.states import Facts, Status, judge
 from incident_commander.store.models import Execution, Incident
 
 if TYPE_CHECKING:
-    from incident_commander.protocol.engine import Engine
+    from incident_commander.protocol.kernel import Kernel
 
 __all__ = [
     "EXTENDED_MONITORING",
@@ -37,9 +37,9 @@ EXTENDED_MONITORING = (
 )
 
 
-def resolve(engine: Engine, journal: Journal, inc: Incident, approver: str) -> None:
+def resolve(kernel: Kernel, journal: Journal, inc: Incident, approver: str) -> None:
     """Resolution confirmed: record the summary, notify, schedule watching, archive evidence."""
-    engine.move(journal, inc, Status.RESOLVED, f"resolution confirmed by {approver}")
+    kernel.move(journal, inc, Status.RESOLVED, f"resolution confirmed by {approver}")
     now = utcnow()
     inc.resolved_at = now
     done = journal.session.scalars(
@@ -73,7 +73,7 @@ def resolve(engine: Engine, journal: Journal, inc: Incident, approver: str) -> N
         "stakeholders_informed": False,
     }
     journal.event(inc, "incident.resolved", f"resolved: {inc.resolution['summary']}")
-    engine.move(journal, inc, Status.MONITORING, "extended monitoring scheduled")
+    kernel.move(journal, inc, Status.MONITORING, "extended monitoring scheduled")
     journal.event(inc, "phase", phase_complete(4))
     journal.postmortem.add(inc.id)
 
@@ -92,11 +92,11 @@ NEXT_STEP = {
 }
 
 
-def close(engine: Engine, incident_id: str, *, closed_by: str) -> None:
+def close(kernel: Kernel, incident_id: str, *, closed_by: str) -> None:
     """Close once gate 4 (resolution and documentation) passes."""
     # Gate 4 asks whether stakeholders were informed: let queued messages finish first.
-    engine.outbox.flush(CLOSE_WAITS_FOR_MESSAGES_S)
-    record = engine.record(incident_id)
+    kernel.outbox.flush(CLOSE_WAITS_FOR_MESSAGES_S)
+    record = kernel.record(incident_id)
     status = Status(record.incident.status)
     allowed = judge(status, Status.CLOSED, Facts(documentation_complete=True))
     if not allowed.accepted:
@@ -107,11 +107,11 @@ def close(engine: Engine, incident_id: str, *, closed_by: str) -> None:
             if step
             else None,
         )
-    result = run_gate("4", record, engine)
-    with engine.transaction() as journal:
-        inc = engine.load(journal.session, incident_id)
+    result = run_gate("4", record, kernel)
+    with kernel.transaction() as journal:
+        inc = kernel.load(journal.session, incident_id)
         if result.passed:
-            engine.move(journal, inc, Status.CLOSED, f"closed by {closed_by}; gate 4 passed")
+            kernel.move(journal, inc, Status.CLOSED, f"closed by {closed_by}; gate 4 passed")
             inc.closed_at = utcnow()
         else:
             journal.event(inc, "error", "[ERROR] Required incident evidence missing.")
@@ -123,14 +123,14 @@ def close(engine: Engine, incident_id: str, *, closed_by: str) -> None:
 
 
 def dismiss(
-    engine: Engine, incident_id: str, *, reason: str, dismissed_by: str, by_person: bool = False
+    kernel: Kernel, incident_id: str, *, reason: str, dismissed_by: str, by_person: bool = False
 ) -> None:
     """A false positive: record it, do not escalate, and feed alert tuning.
 
     ``by_person``: a person dismisses, which a halted incident also allows.
     """
-    with engine.transaction() as journal:
-        inc = engine.load(journal.session, incident_id)
+    with kernel.transaction() as journal:
+        inc = kernel.load(journal.session, incident_id)
         journal.event(
             inc,
             "alert",
@@ -138,7 +138,7 @@ def dismiss(
             if not inc.severity_confirmed
             else f"[ALERT] Dismissed while {inc.status} by {dismissed_by}.",
         )
-        engine.move(
+        kernel.move(
             journal,
             inc,
             Status.FALSE_POSITIVE,
@@ -179,10 +179,10 @@ class Review(BaseModel):
     actions: list[ActionItem] = Field(default_factory=list, max_length=50)
 
 
-def record_review(engine: Engine, incident_id: str, review: Review, *, recorded_by: str) -> None:
+def record_review(kernel: Kernel, incident_id: str, review: Review, *, recorded_by: str) -> None:
     """Add the review's findings to a resolved incident; the report is rewritten with them."""
-    with engine.transaction() as journal:
-        inc = engine.load(journal.session, incident_id)
+    with kernel.transaction() as journal:
+        inc = kernel.load(journal.session, incident_id)
         if inc.status not in (Status.RESOLVED, Status.MONITORING, Status.CLOSED):
             raise TransitionRejected(
                 f"{inc.id}: the post-incident review is recorded once the incident is resolved "

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
 from typing import TYPE_CHECKING
 
+from incident_commander.protocol import approvals, execution, intake, steps
 from incident_commander.protocol.severity import Answers
-from incident_commander.protocol.states import TERMINAL, Status
+from incident_commander.protocol.states import Status
 
 if TYPE_CHECKING:
     from incident_commander.evidence.record import IncidentRecord
-    from incident_commander.protocol.engine import Engine
+    from incident_commander.protocol.kernel import Kernel
 
-__all__ = ["RunOutcome", "run"]
+__all__ = ["NEXT_STEP", "RunOutcome", "run"]
 
 MAX_STEPS = 20
 
@@ -37,46 +38,80 @@ def _proposed_answers(record: IncidentRecord) -> tuple[Answers, str] | None:
     return None
 
 
-def run(engine: Engine, incident_id: str) -> RunOutcome:
+Step = Callable[["Kernel", "IncidentRecord"], str | None]
+"""Take the next step of an incident in one status: ``None`` after acting, else what a person
+must supply first."""
+
+
+def _assess(kernel: Kernel, record: IncidentRecord) -> str | None:
+    inc = record.incident
+    status = Status(inc.status)
+    fresh = not inc.assessment or status == Status.REOPENED
+    proposal = _proposed_answers(record) if fresh else None
+    if proposal is None:
+        return f"a severity assessment (`ic assess {inc.id}`)"
+    intake.assess(kernel, inc.id, proposal[0], assessed_by=f"{proposal[1]} (automatic)")
+    return None
+
+
+def _plan(kernel: Kernel, record: IncidentRecord) -> str | None:
+    inc = record.incident
+    failures = [e for e in record.executions if e.status != "succeeded"]
+    attempts = (inc.validation or {}).get("attempts") or []
+    if (inc.plan and failures) or attempts:
+        return (
+            "a new decision: the last plan failed or did not restore service "
+            f"(`ic plan {inc.id} --option NAME` or investigate)"
+        )
+    steps.plan(kernel, inc.id)
+    return None
+
+
+def _execute(kernel: Kernel, record: IncidentRecord) -> str | None:
+    # In ``executing`` this settles an attempt whose owner died; it runs nothing again.
+    execution.execute(kernel, record.incident.id)
+    return None
+
+
+def _validate(kernel: Kernel, record: IncidentRecord) -> str | None:
+    steps.validate(kernel, record.incident.id)
+    return None
+
+
+def _halted(kernel: Kernel, record: IncidentRecord) -> str | None:
+    return f"the missing input: {record.incident.halt_reason}"
+
+
+NEXT_STEP: dict[Status, Step] = {
+    Status.DETECTED: _assess,
+    Status.TRIAGED: _assess,
+    Status.REOPENED: _assess,
+    Status.PLANNING: _plan,
+    Status.HALTED: _halted,
+    Status.AWAITING_APPROVAL: _execute,
+    Status.EXECUTING: _execute,
+    Status.VALIDATING: _validate,
+}
+"""The step ``ic run`` takes in each open status, beside the move table of ``states.py``; every
+status not listed (resolved, monitoring, and the terminal ones) is where driving ends."""
+
+
+def run(kernel: Kernel, incident_id: str) -> RunOutcome:
     """Take each next step whose inputs exist; stop at the first that needs a person."""
     for _ in range(MAX_STEPS):
-        record = engine.record(incident_id)
+        record = kernel.record(incident_id)
         inc = record.incident
         status = Status(inc.status)
-
-        stop = partial(RunOutcome, incident_id, inc.status)
-        if status in TERMINAL:
-            return stop(None, status == Status.CLOSED)
         if inc.pending_approval:
-            prompt = engine.pending_prompt(incident_id)
-            return stop(f"an answer to: {prompt} (`ic approve {incident_id} --yes|--no --as NAME`)")
-        if status in (Status.DETECTED, Status.REOPENED) or (
-            status == Status.TRIAGED and not inc.severity_confirmed
-        ):
-            fresh = not inc.assessment or status == Status.REOPENED
-            proposal = _proposed_answers(record) if fresh else None
-            if proposal is None:
-                return stop(f"a severity assessment (`ic assess {incident_id}`)")
-            engine.assess(incident_id, proposal[0], assessed_by=f"{proposal[1]} (automatic)")
-        elif status == Status.PLANNING:
-            failures = [e for e in record.executions if e.status != "succeeded"]
-            attempts = (inc.validation or {}).get("attempts") or []
-            if (inc.plan and failures) or attempts:
-                return stop(
-                    "a new decision: the last plan failed or did not restore service "
-                    f"(`ic plan {incident_id} --option NAME` or investigate)"
-                )
-            engine.plan(incident_id)
-        elif status == Status.HALTED:
-            return stop(f"the missing input: {inc.halt_reason}")
-        elif status == Status.AWAITING_APPROVAL:
-            engine.execute(incident_id)
-        elif status == Status.EXECUTING:
-            engine.execute(incident_id)  # settles an attempt whose process died; runs nothing
-        elif status == Status.VALIDATING:
-            engine.validate(incident_id)
-        elif status in (Status.RESOLVED, Status.MONITORING):
-            return stop(None, True)
+            prompt = approvals.pending_prompt(kernel, incident_id)
+            answer = f"an answer to: {prompt} (`ic approve {incident_id} --yes|--no --as NAME`)"
+            return RunOutcome(incident_id, inc.status, answer)
+        step = NEXT_STEP.get(status)
+        if step is None:  # resolved or monitoring: done; closed: done; false positive: not ok
+            return RunOutcome(incident_id, inc.status, None, status != Status.FALSE_POSITIVE)
+        needs = step(kernel, record)
+        if needs is not None:
+            return RunOutcome(incident_id, inc.status, needs)
     return RunOutcome(
-        incident_id, engine.record(incident_id).incident.status, "too many steps", False
+        incident_id, kernel.record(incident_id).incident.status, "too many steps", False
     )

@@ -36,7 +36,7 @@ from incident_commander.protocol.steps import context_for
 from incident_commander.store.models import Decision, Execution, Incident
 
 if TYPE_CHECKING:
-    from incident_commander.protocol.engine import Engine
+    from incident_commander.protocol.kernel import Kernel
 
 __all__ = ["ExecutionOutcome", "execute"]
 
@@ -104,11 +104,11 @@ def _claim(journal: Journal, inc: Incident, row: Execution) -> None:
 
 
 def _start(
-    engine: Engine, incident_id: str, name: str, attempt: int, lease_s: float
+    kernel: Kernel, incident_id: str, name: str, attempt: int, lease_s: float
 ) -> tuple[int, ExecutorConfig, ExecutionContext]:
     """Record the attempt as started (durably, with a lease) before anything runs."""
-    with engine.transaction() as journal:
-        inc = engine.load(journal.session, incident_id)
+    with kernel.transaction() as journal:
+        inc = kernel.load(journal.session, incident_id)
         decision = _preflight(journal.session, inc)
         running = unfinished(journal.session, inc)
         if running is not None:
@@ -116,9 +116,9 @@ def _start(
         key = _key(inc, decision, name, attempt)
         if key in _attempted(journal.session, inc, decision):
             raise refuse(inc, f"attempt {key} was already run")
-        config = option(engine, inc, name)
+        config = option(kernel, inc, name)
         executor = plugins.load("executor", config.kind)()
-        ctx = context_for(engine, inc)
+        ctx = context_for(kernel, inc)
         now = store_now(journal.session)
         row = Execution(
             incident_id=inc.id,
@@ -138,7 +138,7 @@ def _start(
         )
         _claim(journal, inc, row)
         if inc.status == Status.AWAITING_APPROVAL:
-            engine.move(journal, inc, Status.EXECUTING, f"approved by {decision.approver}")
+            kernel.move(journal, inc, Status.EXECUTING, f"approved by {decision.approver}")
             journal.event(inc, "phase", phase_start(3))
         journal.event(
             inc,
@@ -176,7 +176,7 @@ def _late(journal: Journal, inc: Incident, row: Execution, result: ExecutionResu
 
 def _finish(
     journal: Journal,
-    engine: Engine,
+    kernel: Kernel,
     inc: Incident,
     row: Execution,
     result: ExecutionResult,
@@ -187,7 +187,7 @@ def _finish(
     journal.event(inc, "automation", f"[AUTOMATION] {name} executed: {result.status}")
     if result.status == "succeeded":
         inc.mitigated_at = row.finished_at
-        engine.move(journal, inc, Status.VALIDATING, f"{name} succeeded")
+        kernel.move(journal, inc, Status.VALIDATING, f"{name} succeeded")
         journal.notify(
             inc,
             f"[{inc.severity}] {inc.service}: mitigation done, validating ({inc.id})",
@@ -203,20 +203,20 @@ def _finish(
         + (f"Trying next: {remaining[0]}." if remaining else "No option left; escalating."),
     )
     if not remaining:
-        engine.move(journal, inc, Status.PLANNING, "every option of the plan failed")
+        kernel.move(journal, inc, Status.PLANNING, "every option of the plan failed")
 
 
-def execute(engine: Engine, incident_id: str) -> ExecutionOutcome:
+def execute(kernel: Kernel, incident_id: str) -> ExecutionOutcome:
     """Run each option of the approved plan in order until one succeeds.
 
     Options already attempted under this approval are not run again.
     """
-    settled = settle(engine, incident_id)
+    settled = settle(kernel, incident_id)
     if settled is not None:
         return settled
     lease_s = lease_seconds()
-    with engine.store.session() as session:
-        inc = engine.load(session, incident_id, lock=False)
+    with kernel.store.session() as session:
+        inc = kernel.load(session, incident_id, lock=False)
         decision = _preflight(session, inc)
         chosen: list[str] = list((inc.plan or {}).get("chosen", []))
         done = _attempted(session, inc, decision)
@@ -227,22 +227,22 @@ def execute(engine: Engine, incident_id: str) -> ExecutionOutcome:
         ]
     outcome = ExecutionOutcome()
     for index, (attempt, name) in enumerate(todo):
-        execution_id, config, ctx = _start(engine, incident_id, name, attempt, lease_s)
+        execution_id, config, ctx = _start(kernel, incident_id, name, attempt, lease_s)
         executor = plugins.load("executor", config.kind)()
-        with Heartbeat(engine.store, execution_id, owner_id(), lease_s):
+        with Heartbeat(kernel.store, execution_id, owner_id(), lease_s):
             try:
                 result = executor.execute(config, ctx)
             except Exception as exc:  # an executor bug is a failed attempt, not a lost incident
                 result = ExecutionResult(status="failed", error=f"{type(exc).__name__}: {exc}")
-        with engine.transaction() as journal:
-            inc = engine.load(journal.session, incident_id)
+        with kernel.transaction() as journal:
+            inc = kernel.load(journal.session, incident_id)
             row = journal.session.get(Execution, execution_id, with_for_update=True)
             assert row is not None
             if row.status != "started" or row.owner != owner_id():
                 outcome.recovered = _late(journal, inc, row, result)
                 return outcome
             outcome.runs.append(row)
-            _finish(journal, engine, inc, row, result, [n for _, n in todo[index + 1 :]])
+            _finish(journal, kernel, inc, row, result, [n for _, n in todo[index + 1 :]])
             if result.status == "succeeded":
                 return outcome
     return outcome

@@ -31,7 +31,7 @@ from incident_commander.reports.report import REPORT, report_sections
 from incident_commander.store.models import Deploy
 
 if TYPE_CHECKING:
-    from incident_commander.protocol.engine import Engine
+    from incident_commander.protocol.kernel import Kernel
 
 __all__ = ["GATES", "Criterion", "GateResult", "run_gate", "run_gates"]
 
@@ -89,11 +89,11 @@ def _parse_time(value: str | None) -> datetime | None:
 
 
 def _prerequisites(ctx: _Context) -> list[Criterion]:
-    with ctx.engine.store.session() as session:
+    with ctx.kernel.store.session() as session:
         deploys = session.scalar(
             select(func.count()).select_from(Deploy).where(Deploy.service == ctx.inc.service)
         )
-    service = ctx.engine.settings.services.get(ctx.inc.service)
+    service = ctx.kernel.settings.services.get(ctx.inc.service)
     options = [o.name for o in service.rollback_options] if service else []
     return [
         Criterion(
@@ -275,12 +275,12 @@ def _gate4(ctx: _Context) -> list[Criterion]:
 
 class _Context:
     def __init__(
-        self, record: IncidentRecord, engine: Engine, sla: float, threshold: float
+        self, record: IncidentRecord, kernel: Kernel, sla: float, threshold: float
     ) -> None:
         self.record = record
         self.inc = record.incident
-        self.engine = engine
-        self.folder = engine.evidence.path(record.incident.id)
+        self.kernel = kernel
+        self.folder = kernel.evidence.path(record.incident.id)
         self.sla = sla
         self.threshold = threshold
 
@@ -291,7 +291,7 @@ _CHECKS = {"prerequisites": _prerequisites, "1": _gate1, "2": _gate2, "3": _gate
 def run_gate(
     gate: str,
     record: IncidentRecord,
-    engine: Engine,
+    kernel: Kernel,
     *,
     sla_minutes: float | None = None,
     threshold: float | None = None,
@@ -302,10 +302,10 @@ def run_gate(
     sla = (
         sla_minutes
         if sla_minutes is not None
-        else engine.settings.severity.confirmation_sla_minutes
+        else kernel.settings.severity.confirmation_sla_minutes
     )
-    limit = threshold if threshold is not None else engine.settings.validation.threshold
-    criteria = _CHECKS[gate](_Context(record, engine, sla, limit))
+    limit = threshold if threshold is not None else kernel.settings.validation.threshold
+    criteria = _CHECKS[gate](_Context(record, kernel, sla, limit))
     failed = [c for c in criteria if not c.passed]
     return GateResult(
         gate=gate,
@@ -318,8 +318,8 @@ def run_gate(
 
 
 def run_gates(
-    gate: str, record: IncidentRecord, engine: Engine, **kwargs: float | None
+    gate: str, record: IncidentRecord, kernel: Kernel, **kwargs: float | None
 ) -> list[GateResult]:
     """One gate, or every gate in order for ``all``."""
     names = GATES if gate == "all" else (gate,)
-    return [run_gate(name, record, engine, **kwargs) for name in names]
+    return [run_gate(name, record, kernel, **kwargs) for name in names]

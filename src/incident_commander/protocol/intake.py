@@ -19,7 +19,7 @@ from incident_commander.protocol.states import Status
 from incident_commander.store.models import Deploy, Incident, Signal
 
 if TYPE_CHECKING:
-    from incident_commander.protocol.engine import Engine
+    from incident_commander.protocol.kernel import Kernel
 
 __all__ = ["SOURCES", "Declaration", "assess", "declare", "open_incident", "record_deploy"]
 
@@ -34,7 +34,7 @@ SOURCES = (
 
 
 def record_deploy(
-    engine: Engine,
+    kernel: Kernel,
     *,
     service: str,
     version: str,
@@ -49,7 +49,7 @@ def record_deploy(
     version = bounded("the version", version, 128) or version
     commit = bounded("the commit", commit, 64)
     deployed_by = bounded("deployed by", deployed_by, 200)
-    with engine.store.session() as session:
+    with kernel.store.session() as session:
         deploy = Deploy(
             service=service,
             version=version,
@@ -90,19 +90,19 @@ class Declaration:
         )
 
 
-def declare(engine: Engine, declaration: Declaration) -> str:
+def declare(kernel: Kernel, declaration: Declaration) -> str:
     """Open an incident from a signal; returns its id."""
     declaration = declaration.checked()
     for _attempt in range(5):
         try:
-            with engine.transaction() as journal:
-                return open_incident(engine, journal, declaration).id
+            with kernel.transaction() as journal:
+                return open_incident(kernel, journal, declaration).id
         except IntegrityError:
             continue  # another process took the same id: count again
     raise TransitionRejected("could not allocate an incident id; try again")
 
 
-def open_incident(engine: Engine, journal: Journal, declaration: Declaration) -> Incident:
+def open_incident(kernel: Kernel, journal: Journal, declaration: Declaration) -> Incident:
     """Add the incident, its first signal and its first timeline lines to the transaction.
 
     ``declaration`` must be ``checked()``. The id counts the day's incidents, so two
@@ -115,7 +115,7 @@ def open_incident(engine: Engine, journal: Journal, declaration: Declaration) ->
     taken = session.scalar(
         select(func.count()).select_from(Incident).where(Incident.id.like(prefix + "%"))
     )
-    suspect = engine.suspect_deploy(session, declaration.service, first)
+    suspect = kernel.suspect_deploy(session, declaration.service, first)
     inc = Incident(
         id=f"{prefix}{(taken or 0) + 1:04d}",
         title=declaration.title,
@@ -161,10 +161,10 @@ def open_incident(engine: Engine, journal: Journal, declaration: Declaration) ->
     return inc
 
 
-def assess(engine: Engine, incident_id: str, answers: Answers, *, assessed_by: str) -> str:
+def assess(kernel: Kernel, incident_id: str, answers: Answers, *, assessed_by: str) -> str:
     """Classify severity from recorded answers, notify, and ask for confirmation."""
-    with engine.transaction() as journal:
-        inc = engine.load(journal.session, incident_id)
+    with kernel.transaction() as journal:
+        inc = kernel.load(journal.session, incident_id)
         if inc.severity_confirmed:
             raise TransitionRejected(
                 f"{inc.id}: severity {inc.severity} is already confirmed; it is raised "
@@ -175,7 +175,7 @@ def assess(engine: Engine, incident_id: str, answers: Answers, *, assessed_by: s
                 f"{inc.id}: severity {inc.severity} awaits confirmation; answer it first "
                 "(`ic approve` --yes or --no)"
             )
-        result = classify(answers, engine.settings.scheme)
+        result = classify(answers, kernel.settings.scheme)
         history = list((inc.assessment or {}).get("history", []))
         if inc.severity and inc.severity != result.severity:
             history.append(
@@ -201,8 +201,8 @@ def assess(engine: Engine, incident_id: str, answers: Answers, *, assessed_by: s
             f"classified {result.severity} by {assessed_by}: {' → '.join(result.path)}",
         )
         if inc.status != Status.TRIAGED:
-            engine.move(journal, inc, Status.TRIAGED, f"severity assessed as {inc.severity}")
-        level = engine.settings.scheme.level(inc.severity)
+            kernel.move(journal, inc, Status.TRIAGED, f"severity assessed as {inc.severity}")
+        level = kernel.settings.scheme.level(inc.severity)
         journal.notify(
             inc,
             f"[{inc.severity}] {inc.service}: {inc.title} ({inc.id})",
@@ -211,7 +211,7 @@ def assess(engine: Engine, incident_id: str, answers: Answers, *, assessed_by: s
             f"Symptoms: {'; '.join(inc.symptoms) or 'none recorded'}.",
         )
         approvals.ask(
-            engine,
+            kernel,
             journal,
             inc,
             "severity",

@@ -14,7 +14,7 @@ import logging
 import threading
 from collections import deque
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy import select
 
@@ -24,7 +24,26 @@ from incident_commander.notify.base import Message, NotifierConfig
 from incident_commander.store.models import Notification
 
 if TYPE_CHECKING:
-    from incident_commander.protocol.engine import Engine
+    from contextlib import AbstractContextManager
+
+    from sqlalchemy.orm import Session
+
+    from incident_commander.config import Settings
+    from incident_commander.protocol.journal import Journal
+    from incident_commander.store.db import Store
+    from incident_commander.store.models import Incident
+
+
+class Steps(Protocol):
+    """What the outbox needs of the kernel that owns it (kept structural: no import back)."""
+
+    settings: Settings
+    store: Store
+
+    def transaction(self, *, sync: bool = True) -> AbstractContextManager[Journal]: ...
+
+    def load(self, session: Session, incident_id: str, *, lock: bool = True) -> Incident: ...
+
 
 __all__ = ["MAX_ATTEMPTS", "Outbox"]
 
@@ -50,7 +69,7 @@ class Outbox:
     A channel that hangs holds up only its own messages, never another channel's.
     """
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Steps) -> None:
         self.engine = engine
         self._queues: dict[str, deque[int]] = {}
         self._workers: set[str] = set()

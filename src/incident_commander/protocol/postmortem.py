@@ -3,23 +3,21 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from incident_commander.clock import isoformat
+from incident_commander.config import Settings
+from incident_commander.evidence.folder import EvidenceFolder
 from incident_commander.evidence.record import IncidentRecord
 from incident_commander.reports.report import REPORT, render_report
 from incident_commander.store.models import Deploy
 
-if TYPE_CHECKING:
-    from incident_commander.protocol.engine import Engine
-
 __all__ = ["write_postmortem", "write_report"]
 
 
-def write_postmortem(engine: Engine, session: Session, record: IncidentRecord) -> None:
+def write_postmortem(evidence: EvidenceFolder, session: Session, record: IncidentRecord) -> None:
     """Archive what the root-cause analysis will need, with hashes and evidence levels."""
     inc = record.incident
     inputs: dict[str, tuple[str, str, str]] = {}
@@ -94,11 +92,11 @@ def write_postmortem(engine: Engine, session: Session, record: IncidentRecord) -
             "recovery validation",
             "receipts",
         )
-    engine.evidence.archive_rca(session, record, inputs)
+    evidence.archive_rca(session, record, inputs)
 
 
-def write_report(engine: Engine, session: Session, record: IncidentRecord) -> None:
+def write_report(
+    evidence: EvidenceFolder, settings: Settings, session: Session, record: IncidentRecord
+) -> None:
     """(Re)write INCIDENT-REPORT.md from the record."""
-    engine.evidence.write(
-        session, record.incident.id, {REPORT: render_report(record, engine.settings)}
-    )
+    evidence.write(session, record.incident.id, {REPORT: render_report(record, settings)})

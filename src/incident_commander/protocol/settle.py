@@ -31,7 +31,7 @@ from incident_commander.protocol.steps import context_for
 from incident_commander.store.models import Execution, Incident
 
 if TYPE_CHECKING:
-    from incident_commander.protocol.engine import Engine
+    from incident_commander.protocol.kernel import Kernel
 
 __all__ = ["ExecutionOutcome", "in_flight", "option", "refuse", "settle", "unfinished"]
 
@@ -53,8 +53,8 @@ def refuse(inc: Incident, why: str) -> ExecutionRefused:
     return ExecutionRefused(f"{inc.id}: refusing to execute: {why}. Nothing was run.")
 
 
-def option(engine: Engine, inc: Incident, name: str) -> ExecutorConfig:
-    service = engine.settings.services.get(inc.service)
+def option(kernel: Kernel, inc: Incident, name: str) -> ExecutorConfig:
+    service = kernel.settings.services.get(inc.service)
     for config in service.rollback_options if service else []:
         if config.name == name:
             return config
@@ -97,17 +97,17 @@ def _check(journal: Journal, inc: Incident, row: Execution) -> str:
     return why
 
 
-def settle(engine: Engine, incident_id: str) -> ExecutionOutcome | None:
+def settle(kernel: Kernel, incident_id: str) -> ExecutionOutcome | None:
     """Settle an attempt whose owner stopped; never run it again. Returns what was found."""
-    with engine.transaction() as journal:
-        inc = engine.load(journal.session, incident_id)
+    with kernel.transaction() as journal:
+        inc = kernel.load(journal.session, incident_id)
         row = unfinished(journal.session, inc)
         if row is None:
             return None
         why = _check(journal, inc, row)
-        config = option(engine, inc, row.option_name)
+        config = option(kernel, inc, row.option_name)
         live = plugins.load("executor", config.kind)().current_release(
-            config, context_for(engine, inc)
+            config, context_for(kernel, inc)
         )
         row.finished_at = utcnow()
         row.duration_s = round((row.finished_at - row.started_at).total_seconds(), 4)
@@ -122,7 +122,7 @@ def settle(engine: Engine, incident_id: str) -> ExecutionOutcome | None:
             )
             inc.mitigated_at = row.finished_at
             journal.event(inc, "execution.interrupted", found)
-            engine.move(journal, inc, Status.VALIDATING, "interrupted rollback verified by release")
+            kernel.move(journal, inc, Status.VALIDATING, "interrupted rollback verified by release")
             return ExecutionOutcome(recovered=found, took_effect=True)
         row.status = "interrupted"
         if live is None:
@@ -145,7 +145,7 @@ def settle(engine: Engine, incident_id: str) -> ExecutionOutcome | None:
                 f"{row.target_release}: nothing was re-run; plan and approve again"
             )
         journal.event(inc, "execution.interrupted", found)
-        engine.move(journal, inc, Status.PLANNING, "interrupted rollback needs a new decision")
+        kernel.move(journal, inc, Status.PLANNING, "interrupted rollback needs a new decision")
         journal.notify(
             inc, f"[{inc.severity}] {inc.service}: rollback interrupted ({inc.id})", found
         )

@@ -20,7 +20,7 @@ from incident_commander.protocol.states import Status
 from incident_commander.store.models import Deploy, Incident
 
 if TYPE_CHECKING:
-    from incident_commander.protocol.engine import Engine
+    from incident_commander.protocol.kernel import Kernel
 
 __all__ = ["context_for", "last_known_good", "plan", "validate"]
 
@@ -49,42 +49,42 @@ def last_known_good(session: Session, inc: Incident) -> str | None:
     return None
 
 
-def _option_configs(engine: Engine, inc: Incident) -> list[ExecutorConfig]:
-    service = engine.settings.services.get(inc.service)
+def _option_configs(kernel: Kernel, inc: Incident) -> list[ExecutorConfig]:
+    service = kernel.settings.services.get(inc.service)
     return list(service.rollback_options) if service else []
 
 
-def context_for(engine: Engine, inc: Incident) -> ExecutionContext:
+def context_for(kernel: Kernel, inc: Incident) -> ExecutionContext:
     target = (inc.plan or {}).get("target_release")
     return ExecutionContext(
         incident_id=inc.id,
         service=inc.service,
-        base_dir=engine.settings.base_dir,
+        base_dir=kernel.settings.base_dir,
         target_release=target,
     )
 
 
 def plan(
-    engine: Engine,
+    kernel: Kernel,
     incident_id: str,
     *,
-    root_cause_known: bool,
-    fix_minutes: float | None,
-    option: str | None,
-    chosen_by: str | None,
+    root_cause_known: bool = False,
+    fix_minutes: float | None = None,
+    option: str | None = None,
+    chosen_by: str | None = None,
 ) -> dict[str, Any]:
     """Write the plan and readiness checklist; ask for approval, or halt with the reason."""
-    with engine.transaction() as journal:
+    with kernel.transaction() as journal:
         session = journal.session
-        inc = engine.load(session, incident_id)
+        inc = kernel.load(session, incident_id)
         if inc.status == Status.HALTED and inc.resume_status == Status.PLANNING:
-            engine.move(journal, inc, Status.PLANNING, "planning again")
+            kernel.move(journal, inc, Status.PLANNING, "planning again")
         if inc.status != Status.PLANNING:
             raise TransitionRejected(
                 f"{inc.id}: planning needs status planning (now {inc.status})"
                 + ("; confirm severity first" if not inc.severity_confirmed else "")
             )
-        configs = _option_configs(engine, inc)
+        configs = _option_configs(kernel, inc)
         names = [c.name for c in configs]
         if option is not None and option not in names:
             raise InvalidInput(
@@ -92,9 +92,9 @@ def plan(
                 f"(configured: {', '.join(names) or 'none'})"
             )
         assert inc.severity is not None
-        suspect = engine.suspect_of(session, inc)
+        suspect = kernel.suspect_of(session, inc)
         rec = recommend(
-            top_severity=engine.settings.scheme.rank(inc.severity) == 0,
+            top_severity=kernel.settings.scheme.rank(inc.severity) == 0,
             suspect_deploy=suspect is not None,
             root_cause_known=root_cause_known,
             fix_minutes=fix_minutes,
@@ -132,21 +132,21 @@ def plan(
                 if rec.decision != "rollback"
                 else f"no rollback mechanism is configured for service {inc.service}"
             )
-            engine.halt(journal, inc, why)
+            kernel.halt(journal, inc, why)
             return inc.plan
-        _check_readiness(engine, journal, inc, configs, chosen)
+        _check_readiness(kernel, journal, inc, configs, chosen)
         return inc.plan
 
 
 def _check_readiness(
-    engine: Engine,
+    kernel: Kernel,
     journal: Journal,
     inc: Incident,
     configs: list[ExecutorConfig],
     chosen: list[str],
 ) -> None:
     journal.event(inc, "progress", "Validating rollback readiness and dependencies...")
-    ctx = context_for(engine, inc)
+    ctx = context_for(kernel, inc)
     by_name = {c.name: c for c in configs}
     items: list[dict[str, Any]] = [
         {
@@ -181,17 +181,17 @@ def _check_readiness(
     )
     if not passed:
         reasons = "; ".join(f"{i['item']}: {i['detail']}" for i in failed)
-        engine.halt(journal, inc, f"rollback prerequisites unmet — {reasons}")
+        kernel.halt(journal, inc, f"rollback prerequisites unmet — {reasons}")
         return
     assert inc.plan is not None
     inc.plan = {**inc.plan, "chosen": ready}
-    engine.move(journal, inc, Status.AWAITING_APPROVAL, "plan written and readiness checked")
+    kernel.move(journal, inc, Status.AWAITING_APPROVAL, "plan written and readiness checked")
     first = by_name[ready[0]]
     action = f"roll back {inc.service} to {ctx.target_release} via {first.name} ({first.kind})"
     if len(ready) > 1:
         action += f", then if it fails: {', '.join(ready[1:])}"
     approvals.ask(
-        engine,
+        kernel,
         journal,
         inc,
         "mitigation",
@@ -202,31 +202,31 @@ def _check_readiness(
     )
 
 
-def validate(engine: Engine, incident_id: str) -> dict[str, Any]:
+def validate(kernel: Kernel, incident_id: str) -> dict[str, Any]:
     """Sample the service's checks over the window; resolve-confirm on pass, re-plan on fail."""
-    with engine.transaction() as journal:
-        inc = engine.load(journal.session, incident_id)
+    with kernel.transaction() as journal:
+        inc = kernel.load(journal.session, incident_id)
         if inc.status != Status.VALIDATING or inc.pending_approval:
             raise TransitionRejected(
                 f"{inc.id}: validation needs status validating with nothing pending "
                 f"(now {inc.status}; pending: {inc.pending_approval or 'nothing'})"
             )
-        service = engine.settings.services.get(inc.service)
+        service = kernel.settings.services.get(inc.service)
         checks = [*service.health_checks, *service.recovery_checks] if service else []
         journal.event(inc, "progress", "Validating post-mitigation system health...")
         if not checks:
-            engine.halt(journal, inc, f"no health checks configured for service {inc.service}")
+            kernel.halt(journal, inc, f"no health checks configured for service {inc.service}")
             return {}
-    settings = engine.settings.validation
+    settings = kernel.settings.validation
     attempt = validate_window(
         checks,
         window_s=settings.window_seconds,
         interval_s=settings.interval_seconds,
         threshold=settings.threshold,
-        ctx=CheckContext(store=engine.store, incident_id=incident_id, service=inc.service),
+        ctx=CheckContext(store=kernel.store, incident_id=incident_id, service=inc.service),
     )
-    with engine.transaction() as journal:
-        inc = engine.load(journal.session, incident_id)
+    with kernel.transaction() as journal:
+        inc = kernel.load(journal.session, incident_id)
         attempts = list((inc.validation or {}).get("attempts", []))
         attempts.append(attempt)
         inc.validation = {"attempts": attempts, "latest_verdict": attempt["verdict"]}
@@ -245,7 +245,7 @@ def validate(engine: Engine, incident_id: str) -> dict[str, Any]:
             journal.event(inc, "phase", phase_complete(3))
             journal.event(inc, "phase", phase_start(4))
             approvals.ask(
-                engine,
+                kernel,
                 journal,
                 inc,
                 "resolution",
@@ -254,7 +254,7 @@ def validate(engine: Engine, incident_id: str) -> dict[str, Any]:
             )
         else:
             assert inc.severity is not None
-            raised = engine.settings.scheme.raised(inc.severity)
+            raised = kernel.settings.scheme.raised(inc.severity)
             if raised != inc.severity:
                 history = list((inc.assessment or {}).get("history", []))
                 history.append(
@@ -268,7 +268,7 @@ def validate(engine: Engine, incident_id: str) -> dict[str, Any]:
                 inc.assessment = {**(inc.assessment or {}), "history": history}
                 journal.event(inc, "severity.raised", f"severity raised {inc.severity} → {raised}")
                 inc.severity = raised
-            engine.move(journal, inc, Status.PLANNING, f"recovery validation failed: {summary}")
+            kernel.move(journal, inc, Status.PLANNING, f"recovery validation failed: {summary}")
             journal.notify(
                 inc,
                 f"[{inc.severity}] {inc.service}: recovery NOT verified ({inc.id})",

@@ -169,7 +169,7 @@ class Housekeeper:
         except Exception:
             log.exception("pruning delivery answers failed")
         try:
-            self.intake.engine.outbox.retry_failed()
+            self.intake.kernel.outbox.retry_failed()
         except Exception:
             log.exception("retrying failed notifications failed")
 
