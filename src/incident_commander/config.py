@@ -152,10 +152,20 @@ class AssessRule(_Strict):
 
     match: dict[str, str] = Field(min_length=1)
     answers: Answers
+    by: str | None = Field(default=None, max_length=200)  # recorded as who proposed them
 
 
 def _default_rules() -> list[AssessRule]:
     return [
+        AssessRule(  # a health probe that saw every critical check fail: the service is down
+            match={"alertname": "HealthCheckFailing", "severity": "critical"},
+            answers=Answers(
+                production_affected=True,
+                outage=True,
+                customer_impact="every request to the service fails its health check",
+            ),
+            by="health probe",
+        ),
         AssessRule(
             match={"severity": "critical"},
             answers=Answers(production_affected=True, outage=True),

@@ -158,7 +158,8 @@ class IncidentOpener:
                     update={"impacted_components": [group_key(self.settings, signal)]}
                 )
                 matched = ", ".join(f"{k}={v}" for k, v in rule.match.items())
-                return {"answers": answers.model_dump(mode="json"), "by": f"alert rule {matched}"}
+                by = rule.by or f"alert rule {matched}"
+                return {"answers": answers.model_dump(mode="json"), "by": by}
         return None
 
     def declaration(self, first: AlertSignal, key: str) -> Declaration:

@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from incident_commander.alerts.intake import AlertIntake
 from incident_commander.app import Commander
 from incident_commander.demo import service
 from incident_commander.errors import InvalidInput
@@ -22,7 +23,7 @@ from incident_commander.evidence.render import durations
 from incident_commander.executors.symlink import point_link
 from incident_commander.protocol.engine import EventListener
 from incident_commander.protocol.gates import run_gates
-from incident_commander.watch.probe import declare_from_probe, watch_service
+from incident_commander.watch.probe import probe_alert, watch_service
 
 __all__ = ["DemoSettings", "run_demo", "setup_by_hand", "stop_service", "write_demo_setup"]
 
@@ -279,7 +280,9 @@ def run_demo(
             timer.cancel()
         if signal is None:
             raise InvalidInput(f"no failure detected within {timings.detect_timeout_s:g} s")
-        incident_id = declare_from_probe(commander.engine, signal)
+        # The probe's alert enters through the same intake as every alert of `ic serve`.
+        taken = AlertIntake(commander.engine).ingest([probe_alert(signal)], source="health-probe")
+        incident_id = taken.alerts[0]["incident_id"]
         outcome = commander.engine.run(incident_id)
         commander.engine.outbox.flush(30)  # the gates read what the messages' delivery recorded
         record = commander.engine.record(incident_id)

@@ -8,12 +8,10 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
-from incident_commander.alerts.signal import AlertSignal
 from incident_commander.alerts.tuning import write_alert_tuning
 from incident_commander.checks.window import run_check
-from incident_commander.clock import utcnow
 from incident_commander.config import ServiceConfig
-from incident_commander.watch.probe import watch_service
+from incident_commander.watch.probe import probe_alert, probe_recovered, watch_service
 
 if TYPE_CHECKING:
     from incident_commander.alerts.intake import AlertIntake
@@ -179,22 +177,6 @@ class Housekeeper:
             self.run_once()
 
 
-def _probe_signal(name: str, status: str, summary: str, critical: bool) -> AlertSignal:
-    return AlertSignal(
-        source="health-probe",
-        fingerprint=f"probe:{name}"[:128],
-        status=status,
-        labels={
-            "alertname": "HealthCheckFailing",
-            "service": name,
-            "severity": "critical" if critical else "warning",
-        },
-        annotations={"summary": summary},
-        summary=summary,
-        starts_at=utcnow(),
-    )
-
-
 class ProbeLoop:
     """Probe every configured service; failures and recoveries go through the alert intake."""
 
@@ -221,16 +203,8 @@ class ProbeLoop:
             signal = watch_service(name, service, stop=self.stopping)
             if signal is None:
                 return
-            failing = "; ".join(f"{r.name}: {r.observed}" for r in signal.results if not r.passed)
-            firing = _probe_signal(
-                name,
-                "firing",
-                f"{name} health checks failing: {failing}",
-                signal.all_critical_failing,
-            )
-            firing.starts_at = signal.first_failure_at
             try:
-                self.intake.ingest([firing], source="health-probe")
+                self.intake.ingest([probe_alert(signal)], source="health-probe")
             except Exception:
                 log.exception("recording the probe failure of %s failed", name)
             while not self.stopping.wait(service.probe.interval_seconds):
@@ -240,9 +214,6 @@ class ProbeLoop:
             if self.stopping.is_set():
                 return
             try:
-                self.intake.ingest(
-                    [_probe_signal(name, "resolved", f"{name} health checks pass again", False)],
-                    source="health-probe",
-                )
+                self.intake.ingest([probe_recovered(name)], source="health-probe")
             except Exception:
                 log.exception("recording the probe recovery of %s failed", name)

@@ -6,15 +6,14 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
+from incident_commander.alerts.signal import AlertSignal
 from incident_commander.checks.base import CheckResult
 from incident_commander.checks.window import run_check
 from incident_commander.clock import isoformat, utcnow
 from incident_commander.config import ServiceConfig
-from incident_commander.protocol.engine import Engine
 
-__all__ = ["ProbeSignal", "declare_from_probe", "watch_service"]
+__all__ = ["ProbeSignal", "probe_alert", "probe_recovered", "watch_service"]
 
 
 @dataclass(frozen=True)
@@ -60,39 +59,36 @@ def watch_service(
     return None
 
 
-def outage_proposal(service: str) -> dict[str, Any]:
-    """What a probe that saw every critical check fail proposes: production is down."""
-    return {
-        "answers": {
-            "production_affected": True,
-            "outage": True,
-            "impacted_components": [service],
-            "customer_impact": "every request to the service fails its health check",
-        },
-        "by": "health probe",
-    }
+def probe_alert(signal: ProbeSignal) -> AlertSignal:
+    """The alert a failure streak raises; it enters the protocol through the alert intake."""
+    failing = "; ".join(f"{r.name}: {r.observed}" for r in signal.results if not r.passed)
+    summary = f"{signal.service} health checks failing: {failing}"
+    alert = _probe_alert(signal.service, "firing", summary, signal.all_critical_failing)
+    alert.starts_at = signal.first_failure_at
+    alert.annotations.update(
+        consecutive_failures=str(signal.consecutive_failures),
+        threshold_reached_at=isoformat(signal.threshold_reached_at) or "",
+        expected="; ".join(f"{r.name}: {r.expected}" for r in signal.results if not r.passed),
+    )
+    return alert
 
 
-def declare_from_probe(engine: Engine, signal: ProbeSignal) -> str:
-    """Open an incident from a probe signal."""
-    failing = [r for r in signal.results if not r.passed]
-    return engine.declare(
-        title=f"{signal.service}: health checks failing ({signal.consecutive_failures} in a row)",
-        service=signal.service,
+def probe_recovered(service: str) -> AlertSignal:
+    """The alert that clears a probe's alert once its critical checks pass again."""
+    return _probe_alert(service, "resolved", f"{service} health checks pass again", False)
+
+
+def _probe_alert(service: str, status: str, summary: str, critical: bool) -> AlertSignal:
+    return AlertSignal(
         source="health-probe",
-        detected_by="ic health probe",
-        symptoms=[f"{r.name}: {r.observed} (expected {r.expected})" for r in failing],
-        first_signal_at=signal.first_failure_at,
-        details={
-            "first_failure_at": isoformat(signal.first_failure_at),
-            "threshold_reached_at": isoformat(signal.threshold_reached_at),
-            "consecutive_failures": signal.consecutive_failures,
-            "all_critical_failing": signal.all_critical_failing,
-            **(
-                {"proposed_answers": outage_proposal(signal.service)}
-                if signal.all_critical_failing
-                else {}
-            ),
-            "results": [r.model_dump(mode="json") for r in signal.results],
+        fingerprint=f"probe:{service}"[:128],
+        status=status,
+        labels={
+            "alertname": "HealthCheckFailing",
+            "service": service,
+            "severity": "critical" if critical else "warning",
         },
+        annotations={"summary": summary},
+        summary=summary,
+        starts_at=utcnow(),
     )
