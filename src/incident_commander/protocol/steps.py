@@ -134,20 +134,28 @@ def plan(
             )
             kernel.halt(journal, inc, why)
             return inc.plan
-        _check_readiness(kernel, journal, inc, configs, chosen)
+        journal.event(inc, "progress", "Validating rollback readiness and dependencies...")
+        ctx = context_for(kernel, inc)
+    # Readiness touches the world (a script's dry run, a provider's tool): never inside the
+    # step's transaction, so a slow check holds up no other writer.
+    by_name = {c.name: c for c in configs}
+    items, ready = _readiness(ctx, by_name, chosen)
+    with kernel.transaction() as journal:
+        inc = kernel.load(journal.session, incident_id)
+        if Status(inc.status) != Status.PLANNING or (inc.plan or {}).get("revision") != revision:
+            raise TransitionRejected(
+                f"{inc.id}: the plan changed while its readiness was checked (now {inc.status}); "
+                "look at `ic show` and plan again"
+            )
+        _record_readiness(kernel, journal, inc, by_name, ctx, items, ready)
+        assert inc.plan is not None
         return inc.plan
 
 
-def _check_readiness(
-    kernel: Kernel,
-    journal: Journal,
-    inc: Incident,
-    configs: list[ExecutorConfig],
-    chosen: list[str],
-) -> None:
-    journal.event(inc, "progress", "Validating rollback readiness and dependencies...")
-    ctx = context_for(kernel, inc)
-    by_name = {c.name: c for c in configs}
+def _readiness(
+    ctx: ExecutionContext, by_name: dict[str, ExecutorConfig], chosen: list[str]
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """Each prerequisite of each chosen option, checked; and the options that are ready."""
     items: list[dict[str, Any]] = [
         {
             "item": "last known good release identified",
@@ -164,6 +172,18 @@ def _check_readiness(
         items.extend({**i, "option": name} for i in option_items)
         if ctx.target_release and all(i["passed"] for i in option_items):
             ready.append(name)
+    return items, ready
+
+
+def _record_readiness(
+    kernel: Kernel,
+    journal: Journal,
+    inc: Incident,
+    by_name: dict[str, ExecutorConfig],
+    ctx: ExecutionContext,
+    items: list[dict[str, Any]],
+    ready: list[str],
+) -> None:
     passed = bool(ready)
     inc.readiness = {
         "checked_at": isoformat(utcnow()),
