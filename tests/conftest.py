@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import traceback
 import uuid
 from collections.abc import Iterator
@@ -30,6 +31,11 @@ PG_ADMIN_URL = os.environ.get(
 )
 REQUIRE_PG = os.environ.get("IC_REQUIRE_POSTGRES") == "1"
 BIN = Path(sys.executable).parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked slow go first, so parallel workers never wait on one started last."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
 def _pg_available() -> str | None:
@@ -240,11 +246,16 @@ def run_ic(
     """Run `ic` as a user would; in this process unless ``process`` (or the call needs one).
 
     In-process runs go through the same entry point as the console script, with their own
-    cwd, environment, stdin, stdout and stderr, so exit codes and output are the same.
+    cwd, environment, stdin, stdout and stderr, so exit codes and output are the same. Calls
+    from a thread other than the main one run as processes, so tests may race them.
     ``timeout`` bounds a process; an in-process run is bounded by the test's own timeout.
     """
     needs_process = (
-        process or _command(args) in PROCESS_COMMANDS or bool(CONSOLE_ENV & set(env or {}))
+        process
+        or _command(args) in PROCESS_COMMANDS
+        or bool(CONSOLE_ENV & set(env or {}))
+        # cwd, environment and std streams belong to the whole process: one call at a time.
+        or threading.current_thread() is not threading.main_thread()
     )
     if needs_process:
         return run_ic_process(*args, cwd=cwd, env=env, timeout=timeout, input=input)
