@@ -10,7 +10,6 @@ import subprocess
 import sys
 import tempfile
 import threading
-import traceback
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -189,7 +188,7 @@ def _exit_code(exc: SystemExit, stderr: Any) -> int:
     if exc.code is None:
         return 0
     if isinstance(exc.code, int):
-        return exc.code
+        return exc.code % 256
     stderr.write(f"{exc.code}\n")
     return 1
 
@@ -202,14 +201,12 @@ def run_ic_in_process(
         sys.argv = ["ic", *args]
         # Help and usage name the program as a user typed it, however pytest was started.
         with patch.object(click.core, "_detect_program_name", lambda *_, **__: "ic"):
+            # run() turns every Exception into exit 70; pytest's own outcomes pass through.
             try:
                 cli_main.run()
                 code = 0
             except SystemExit as exc:
                 code = _exit_code(exc, stderr)
-            except BaseException:
-                traceback.print_exc(file=stderr)
-                code = 1
         return subprocess.CompletedProcess(
             [ic_path(), *args], code, stdout=_text(stdout), stderr=_text(stderr)
         )
