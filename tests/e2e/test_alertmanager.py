@@ -13,6 +13,7 @@ from incident_commander.demo.monitoring import (
     start_alertmanager,
     start_prometheus,
 )
+from tests.conftest import machine_lock
 from tests.server import Server
 from tests.workspace import Workspace
 
@@ -31,7 +32,8 @@ POLICIES = [
 def test_alert_from_prometheus_opens_an_incident_that_rolls_back_and_clears(
     tmp_path: Path, database_url: str
 ) -> None:
-    problem = ensure_installed()
+    with machine_lock("debian-packages"):  # one apt-get at a time, across workers and runs
+        problem = ensure_installed()
     if problem:
         pytest.skip(problem)
     root = tmp_path / "ws"
@@ -98,5 +100,5 @@ def test_alert_from_prometheus_opens_an_incident_that_rolls_back_and_clears(
         "policy:auto-resolve",
     ]
     assert "Traceback" not in log
-    verified = ws.ic("evidence", "verify", incident, "--json")
+    verified = ws.ic("evidence", "verify", incident, "--json", process=True)
     assert json.loads(verified.stdout)["ok"] is True

@@ -1,4 +1,7 @@
-"""`ic demo`: the whole incident with nobody at the keyboard, on SQLite and on PostgreSQL."""
+"""`ic demo`: the whole incident with nobody at the keyboard, on SQLite and on PostgreSQL.
+
+End to end: every `ic` here is the installed console script in its own process.
+"""
 
 from __future__ import annotations
 
@@ -18,7 +21,9 @@ def test_demo_recovers_the_service_and_leaves_a_complete_record(
     workdir = tmp_path / "demo"
     env = {} if database_url.startswith("sqlite") else {"IC_DATABASE_URL": database_url}
 
-    result = run_ic("demo", "--workdir", str(workdir), "--json", cwd=tmp_path, env=env)
+    result = run_ic(
+        "demo", "--workdir", str(workdir), "--json", cwd=tmp_path, env=env, process=True
+    )
 
     assert result.returncode == 0, result.stdout + result.stderr
     summary = json.loads(result.stdout)
@@ -43,11 +48,13 @@ def test_demo_recovers_the_service_and_leaves_a_complete_record(
     assert (workdir / "ic.yaml").is_file()
     if not env:
         assert (workdir / "ic.db").is_file()
-    shown = run_ic("show", incident, "--json", cwd=workdir, env=env)
+    shown = run_ic("show", incident, "--json", cwd=workdir, env=env, process=True)
     assert shown.returncode == 0, shown.stderr
     assert json.loads(shown.stdout)["status"] == "monitoring"
-    assert run_ic("evidence", "verify", incident, cwd=workdir, env=env).returncode == 0
-    assert run_ic("gate", "check", incident, cwd=workdir, env=env).returncode == 0
+    assert (
+        run_ic("evidence", "verify", incident, cwd=workdir, env=env, process=True).returncode == 0
+    )
+    assert run_ic("gate", "check", incident, cwd=workdir, env=env, process=True).returncode == 0
 
     folder = workdir / ".artifacts" / "incidents" / incident
     decisions = json.loads((folder / "decision-log.json").read_text())["decisions"]
@@ -85,14 +92,14 @@ def test_demo_recovers_the_service_and_leaves_a_complete_record(
 
 def test_demo_refuses_a_foreign_nonempty_workdir(tmp_path: Path) -> None:
     (tmp_path / "precious.txt").write_text("keep me")
-    result = run_ic("demo", "--workdir", str(tmp_path), cwd=tmp_path)
+    result = run_ic("demo", "--workdir", str(tmp_path), cwd=tmp_path, process=True)
     assert_clean_error(result, 2, "exists and is not empty")
     assert (tmp_path / "precious.txt").read_text() == "keep me"
 
 
 def test_demo_can_run_again_in_its_own_workdir(tmp_path: Path) -> None:
     workdir = tmp_path / "demo"
-    first = run_ic("demo", "--workdir", str(workdir), "--json", cwd=tmp_path)
-    second = run_ic("demo", "--workdir", str(workdir), "--json", cwd=tmp_path)
+    first = run_ic("demo", "--workdir", str(workdir), "--json", cwd=tmp_path, process=True)
+    second = run_ic("demo", "--workdir", str(workdir), "--json", cwd=tmp_path, process=True)
     assert first.returncode == 0 and second.returncode == 0, second.stderr
     assert json.loads(second.stdout)["recovered"] is True

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -103,6 +104,7 @@ def _check(response: Any) -> None:
         assert "error" in response.json()
 
 
+@pytest.mark.slow
 def test_generated_requests_never_crash_the_server(tmp_path: Path) -> None:
     server = Server(tmp_path, {"IC_DATABASE_URL": f"sqlite:///{tmp_path / 'ic.db'}"}, "--no-probes")
     client = server.client
