@@ -18,6 +18,7 @@ from sqlalchemy import create_engine, select, update
 from sqlalchemy.orm import Session
 
 from incident_commander.clock import utcnow
+from incident_commander.protocol.pids import mark_of
 from incident_commander.store.models import Decision, Execution, Incident
 from tests.conftest import ic_path
 from tests.workspace import Workspace, script_option
@@ -256,7 +257,7 @@ def _expire_lease(db: Session, incident: str) -> None:
     db.commit()
 
 
-def test_a_killed_owner_is_not_replaced_while_its_command_still_runs(
+def test_a_killed_owner_takes_its_command_along_and_a_survivor_is_never_replaced(
     workspace: Workspace, db: Session
 ) -> None:
     ws = workspace
@@ -264,27 +265,36 @@ def test_a_killed_owner_is_not_replaced_while_its_command_still_runs(
     ws.configure([script_option("slow", "wait.sh", timeout_seconds=60)])
     incident = _to_awaiting(ws)
     owner = _start_execute(ws, incident)
-    pid: int | None = None
+    survivor: subprocess.Popen[bytes] | None = None
     try:
         _until(lambda: _recorded_pid(db, incident) is not None, "the command's pid in the store")
         pid = _recorded_pid(db, incident)
         assert pid is not None and _runs(ws) == 1
         owner.send_signal(signal.SIGKILL)
         owner.communicate(timeout=DEADLINE)
-        if _gone(pid):
-            pytest.skip("the command died with its owner; nothing is left running to detect")
+        _until(lambda: _gone(pid), "the command to die with its owner")
+
+        # Where a command can outlive its owner (no parent-death signal on that system), the
+        # settle path must find it running and start nothing: stand one in for it.
+        survivor = subprocess.Popen(["sleep", "60"], start_new_session=True)
+        db.execute(
+            update(Execution)
+            .where(Execution.incident_id == incident)
+            .values(command_pid=survivor.pid, command_mark=mark_of(survivor.pid))
+        )
+        db.commit()
         _expire_lease(db, incident)
 
         again = ws.ic("execute", incident)
 
         assert again.returncode == 4, again.stdout + again.stderr
-        assert f"its command is still running (pid {pid})" in again.stderr, again.stderr
+        assert f"its command is still running (pid {survivor.pid})" in again.stderr, again.stderr
         assert _runs(ws) == 1
         assert _status(ws, incident) == "executing"
     finally:
-        if pid is not None and not _gone(pid):
-            os.killpg(pid, signal.SIGKILL)
-            _until(lambda: _gone(pid), "the leftover command to stop")
+        if survivor is not None:
+            survivor.kill()
+            survivor.wait()
         if owner.poll() is None:
             owner.kill()
             owner.communicate()

@@ -63,6 +63,13 @@ def _no_nul_inside(value: dict[str, Any]) -> dict[str, Any]:
     return value
 
 
+def _text_instant(value: Any) -> Any:
+    """Timestamps come as ISO 8601 text; a bare number is refused, not read as epoch seconds."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        raise ValueError("a timestamp must be an ISO 8601 string, not a number")
+    return value
+
+
 def _zero_is_none(value: Any) -> Any:
     """Alertmanager sends Go's zero time (year 1) as the end of an alert still firing."""
     if isinstance(value, str) and value.startswith("0001-01-01"):
@@ -81,7 +88,8 @@ EventSource = Annotated[str, Field(min_length=1, max_length=255), _NO_NUL]
 DedupKey = Annotated[str, Field(max_length=255), _NO_NUL]
 SeverityLabel = Annotated[str, Field(max_length=64), _NO_NUL]
 Labels = Annotated[dict[Name, Value], Field(max_length=200)]
-Instant = Annotated[datetime, AfterValidator(_instant)]
+Instant = Annotated[datetime, BeforeValidator(_text_instant), AfterValidator(_instant)]
+Count = Annotated[int, Field(strict=True, ge=0)]
 EndInstant = Annotated[Instant | None, BeforeValidator(_zero_is_none)]
 
 
@@ -113,13 +121,13 @@ class AlertmanagerPayload(_Open):
     commonAnnotations: Labels = Field(default_factory=dict)
     externalURL: Value = ""
     groupKey: Value = ""
-    truncatedAlerts: int = 0
+    truncatedAlerts: Count = 0
 
 
 class GrafanaPayload(AlertmanagerPayload):
     """Grafana alerting's webhook body: Alertmanager's shape plus a few fields."""
 
-    orgId: int | None = None
+    orgId: Annotated[int, Field(strict=True)] | None = None
     title: Value | None = None
     message: Value | None = None
 
