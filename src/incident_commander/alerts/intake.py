@@ -46,6 +46,8 @@ _ANSWERS = select(Delivery.key, Delivery.response).where(
     Delivery.key.in_(bindparam("keys", expanding=True))
 )
 PRUNE_BATCH = 5_000
+LOCK = "alert-intake"
+"""Writers of alerts take turns on this lock, across threads, processes and replicas."""
 
 Refresh = Callable[[set[str], bool], None]
 """Bring these incidents' evidence (and, when told, the alert-tuning file) up to date."""
@@ -192,8 +194,9 @@ class AlertIntake:
 
     def _write(self, jobs: list[_Job]) -> None:
         touched: set[str] = set()
-        with self.kernel.store.exclusive("alert-intake"):
+        with self.kernel.store.exclusive(LOCK):
             with self.kernel.transaction(sync=False) as journal, journal.session.no_autoflush:
+                self.kernel.store.lock_transaction(journal.session, LOCK)
                 fresh = self._sort_out(journal, jobs)  # retries are answered, not read again
                 signals = [signal for job in fresh for signal in job.signals]
                 batch = Batch(journal, self.known.load(journal.session, signals))

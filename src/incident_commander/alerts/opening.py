@@ -81,9 +81,17 @@ class IncidentOpener:
 
     def _open_all(self, by_group: dict[str, list[Pending]]) -> dict[str, _Placement]:
         with self.kernel.transaction(sync=False) as journal:
+            self.kernel.store.lock_transaction(journal.session, "alert-intake")
             placed: dict[str, _Placement] = {}
             joined = Attachments()
-            own, stormed = self._split_storm(journal, list(by_group))
+            for key in by_group:
+                # Another writer may have opened the group's incident since the alerts were
+                # committed: join it rather than open a second one.
+                existing = open_incident_of(journal, key)
+                if existing is not None:
+                    placed[key] = _Placement(existing.id, False, None)
+            fresh = [key for key in by_group if key not in placed]
+            own, stormed = self._split_storm(journal, fresh)
             for key in own:
                 declaration = self.declaration(by_group[key][0].signal, key).checked()
                 inc = open_incident(self.kernel, journal, declaration)

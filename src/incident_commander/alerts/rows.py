@@ -81,8 +81,12 @@ _LEAN = [
 ]
 # Built once: the intake runs these for every delivery.
 _COUNTER = IntakeWrites.metadata.tables["intake_writes"].c
-_COUNT_WRITE = update(IntakeWrites).where(_COUNTER.id == 1).values(count=_COUNTER.count + 1)
-_READ_COUNT = select(_COUNTER.count).where(_COUNTER.id == 1)
+_COUNT_WRITE = (
+    update(IntakeWrites)
+    .where(_COUNTER.id == 1)
+    .values(count=_COUNTER.count + 1)
+    .returning(_COUNTER.count)
+)
 _READ_LEAN = select(*_LEAN).where(
     _TABLE.c.source == bindparam("source"),
     _TABLE.c.fingerprint.in_(bindparam("fingerprints", expanding=True)),
@@ -129,8 +133,7 @@ class KnownAlerts:
     def load(self, session: Session, signals: list[AlertSignal]) -> dict[tuple[str, str], AlertRow]:
         """The rows of these signals' alerts already on record (inside the write's transaction)."""
         connection = session.connection()
-        connection.execute(_COUNT_WRITE)
-        count = connection.execute(_READ_COUNT).scalar_one()
+        count = connection.execute(_COUNT_WRITE).scalar_one()
         if self._count is None or count != self._count + 1 or len(self._rows) > self.limit:
             self._rows.clear()
         self._count = count

@@ -99,23 +99,24 @@ class Store:
         with self._turn or nullcontext(), self._sessions() as session, session.begin():
             yield session
 
+    def lock_transaction(self, session: Session, name: str) -> None:
+        """Hold the lock named ``name`` until ``session``'s transaction ends (PostgreSQL).
+
+        A transaction-level advisory lock: replicas of ``ic serve`` take turns, and the lock
+        costs one round trip, released by the commit itself. On SQLite the writer lock of the
+        transaction (``BEGIN IMMEDIATE``) already serialises writers, and ``exclusive`` spans
+        several transactions.
+        """
+        if self.dialect == "postgresql":
+            key = zlib.crc32(name.encode()) & 0x7FFFFFFF
+            session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+
     @contextmanager
     def exclusive(self, name: str) -> Iterator[None]:
-        """Hold a lock named ``name`` across processes sharing this database.
-
-        PostgreSQL: a session advisory lock, so replicas of ``ic serve`` take turns.
-        SQLite: an exclusive ``flock`` on a file beside the database.
+        """On SQLite, hold a lock named ``name`` across processes sharing the database file (an
+        exclusive ``flock`` beside it), across several transactions. On PostgreSQL each of those
+        transactions takes ``lock_transaction`` instead, and this holds nothing.
         """
-        key = zlib.crc32(name.encode()) & 0x7FFFFFFF
-        if self.dialect == "postgresql":
-            with self.engine.connect() as connection:
-                connection.execute(text("SELECT pg_advisory_lock(:k)"), {"k": key})
-                try:
-                    yield
-                finally:
-                    connection.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
-                    connection.commit()
-            return
         database = self.engine.url.database
         if self.dialect != "sqlite" or not database or database == ":memory:":
             yield
