@@ -17,9 +17,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from incident_commander import plugins
 from incident_commander.clock import utcnow
 from incident_commander.executors.base import ExecutionContext, ExecutionResult, ExecutorConfig
+from incident_commander.plugins import EXECUTORS
 from incident_commander.protocol.journal import Journal, phase_start
 from incident_commander.protocol.lease import Heartbeat, lease_seconds, owner_id, store_now
 from incident_commander.protocol.settle import (
@@ -117,7 +117,7 @@ def _start(
         if key in _attempted(journal.session, inc, decision):
             raise refuse(inc, f"attempt {key} was already run")
         config = option(kernel, inc, name)
-        executor = plugins.load("executor", config.kind)()
+        executor = EXECUTORS.load(config.kind)()
         ctx = context_for(kernel, inc)
         now = store_now(journal.session)
         row = Execution(
@@ -228,7 +228,7 @@ def execute(kernel: Kernel, incident_id: str) -> ExecutionOutcome:
     outcome = ExecutionOutcome()
     for index, (attempt, name) in enumerate(todo):
         execution_id, config, ctx = _start(kernel, incident_id, name, attempt, lease_s)
-        executor = plugins.load("executor", config.kind)()
+        executor = EXECUTORS.load(config.kind)()
         with Heartbeat(kernel.store, execution_id, owner_id(), lease_s):
             try:
                 result = executor.execute(config, ctx)

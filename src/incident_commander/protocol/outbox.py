@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy import select
 
-from incident_commander import plugins
 from incident_commander.clock import utcnow
 from incident_commander.notify.base import Message, NotifierConfig
+from incident_commander.plugins import NOTIFIERS
 from incident_commander.store.models import Notification
 
 if TYPE_CHECKING:
@@ -166,7 +166,7 @@ class Outbox:
         if channel is None:
             return False, f"channel {letter.channel!r} is no longer configured"
         try:
-            notifier = plugins.load("notifier", channel.kind)()
+            notifier = NOTIFIERS.load(channel.kind)()
             delivery = notifier.send(channel, Message(subject=letter.subject, body=letter.body))
         except Exception as exc:  # a broken channel must not stop the incident
             return False, f"{type(exc).__name__}: {str(exc)[:500]}"

@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from incident_commander import plugins
 from incident_commander.clock import utcnow
 from incident_commander.errors import ExecutionRefused
 from incident_commander.executors.base import ExecutorConfig
+from incident_commander.plugins import EXECUTORS
 from incident_commander.protocol.journal import Journal
 from incident_commander.protocol.lease import (
     command_running,
@@ -106,9 +106,7 @@ def settle(kernel: Kernel, incident_id: str) -> ExecutionOutcome | None:
             return None
         why = _check(journal, inc, row)
         config = option(kernel, inc, row.option_name)
-        live = plugins.load("executor", config.kind)().current_release(
-            config, context_for(kernel, inc)
-        )
+        live = EXECUTORS.load(config.kind)().current_release(config, context_for(kernel, inc))
         row.finished_at = utcnow()
         row.duration_s = round((row.finished_at - row.started_at).total_seconds(), 4)
         row.release_after = live

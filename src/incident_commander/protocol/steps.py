@@ -7,12 +7,12 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from incident_commander import plugins
 from incident_commander.checks.base import CheckContext
 from incident_commander.checks.window import validate_window
 from incident_commander.clock import isoformat, utcnow
 from incident_commander.errors import InvalidInput, TransitionRejected
 from incident_commander.executors.base import ExecutionContext, ExecutorConfig
+from incident_commander.plugins import EXECUTORS
 from incident_commander.protocol import approvals
 from incident_commander.protocol.journal import Journal, phase_complete, phase_start
 from incident_commander.protocol.planning import options_for, recommend
@@ -159,7 +159,7 @@ def _check_readiness(
     ready: list[str] = []
     for name in chosen:
         config = by_name[name]
-        executor = plugins.load("executor", config.kind)()
+        executor = EXECUTORS.load(config.kind)()
         option_items = [i.model_dump() for i in executor.readiness(config, ctx)]
         items.extend({**i, "option": name} for i in option_items)
         if ctx.target_release and all(i["passed"] for i in option_items):
