@@ -10,6 +10,7 @@ from incident_commander.clock import isoformat
 from incident_commander.config import Settings
 from incident_commander.evidence.chain import CHAIN_FILE, chain_file, event_line, timeline_entry
 from incident_commander.evidence.record import IncidentRecord
+from incident_commander.executors.base import ExecutionStatus
 from incident_commander.store.models import Decision, Execution
 
 __all__ = ["STEP_FILES", "durations", "render_all"]
@@ -298,7 +299,7 @@ def render_all(record: IncidentRecord, settings: Settings) -> dict[str, str]:
             {
                 "incident_id": inc.id,
                 "executions": [_execution(e) for e in record.executions],
-                "succeeded": any(e.status == "succeeded" for e in record.executions),
+                "succeeded": any(e.status == ExecutionStatus.SUCCEEDED for e in record.executions),
             }
         )
     if inc.validation:

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from incident_commander.clock import isoformat, utcnow
 from incident_commander.errors import InvalidInput, TransitionRejected
+from incident_commander.executors.base import ExecutionStatus
 from incident_commander.protocol.gates import run_gate
 from incident_commander.protocol.journal import Journal, phase_complete
 from incident_commander.protocol.states import Facts, Status, judge
@@ -44,7 +45,7 @@ def resolve(kernel: Kernel, journal: Journal, inc: Incident, approver: str) -> N
     inc.resolved_at = now
     done = journal.session.scalars(
         select(Execution)
-        .where(Execution.incident_id == inc.id, Execution.status == "succeeded")
+        .where(Execution.incident_id == inc.id, Execution.status == ExecutionStatus.SUCCEEDED.value)
         .order_by(Execution.id.desc())
     ).first()
     schedule = [

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from incident_commander.executors.base import ExecutionStatus
 from incident_commander.protocol import approvals, execution, intake, steps
 from incident_commander.protocol.severity import Answers
 from incident_commander.protocol.states import Status
@@ -56,7 +57,7 @@ def _assess(kernel: Kernel, record: IncidentRecord) -> str | None:
 
 def _plan(kernel: Kernel, record: IncidentRecord) -> str | None:
     inc = record.incident
-    failures = [e for e in record.executions if e.status != "succeeded"]
+    failures = [e for e in record.executions if e.status != ExecutionStatus.SUCCEEDED]
     attempts = (inc.validation or {}).get("attempts") or []
     if (inc.plan and failures) or attempts:
         return (

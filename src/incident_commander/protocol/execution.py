@@ -18,7 +18,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from incident_commander.clock import utcnow
-from incident_commander.executors.base import ExecutionContext, ExecutionResult, ExecutorConfig
+from incident_commander.executors.base import (
+    ExecutionContext,
+    ExecutionResult,
+    ExecutionStatus,
+    ExecutorConfig,
+)
 from incident_commander.plugins import EXECUTORS
 from incident_commander.protocol.journal import Journal, phase_start
 from incident_commander.protocol.lease import Heartbeat, lease_seconds, owner_id, store_now
@@ -126,7 +131,7 @@ def _start(
             option_name=name,
             kind=config.kind,
             decision_id=decision.id,
-            status="started",
+            status=ExecutionStatus.STARTED.value,
             owner=owner_id(),
             target_release=(inc.plan or {}).get("target_release"),
             release_before=executor.current_release(config, ctx),
@@ -149,7 +154,7 @@ def _start(
 
 
 def _record(row: Execution, result: ExecutionResult) -> None:
-    row.status = result.status
+    row.status = ExecutionStatus(result.status).value
     row.finished_at = utcnow()
     row.duration_s = round((row.finished_at - row.started_at).total_seconds(), 4)
     row.commands = [c.model_dump(mode="json") for c in result.commands]
@@ -185,7 +190,7 @@ def _finish(
     _record(row, result)
     name = row.option_name
     journal.event(inc, "automation", f"[AUTOMATION] {name} executed: {result.status}")
-    if result.status == "succeeded":
+    if result.status == ExecutionStatus.SUCCEEDED:
         inc.mitigated_at = row.finished_at
         kernel.move(journal, inc, Status.VALIDATING, f"{name} succeeded")
         journal.notify(
@@ -233,16 +238,18 @@ def execute(kernel: Kernel, incident_id: str) -> ExecutionOutcome:
             try:
                 result = executor.execute(config, ctx)
             except Exception as exc:  # an executor bug is a failed attempt, not a lost incident
-                result = ExecutionResult(status="failed", error=f"{type(exc).__name__}: {exc}")
+                result = ExecutionResult(
+                    status=ExecutionStatus.FAILED, error=f"{type(exc).__name__}: {exc}"
+                )
         with kernel.transaction() as journal:
             inc = kernel.load(journal.session, incident_id)
             row = journal.session.get(Execution, execution_id, with_for_update=True)
             assert row is not None
-            if row.status != "started" or row.owner != owner_id():
+            if row.status != ExecutionStatus.STARTED or row.owner != owner_id():
                 outcome.recovered = _late(journal, inc, row, result)
                 return outcome
             outcome.runs.append(row)
             _finish(journal, kernel, inc, row, result, [n for _, n in todo[index + 1 :]])
-            if result.status == "succeeded":
+            if result.status == ExecutionStatus.SUCCEEDED:
                 return outcome
     return outcome

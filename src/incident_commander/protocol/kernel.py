@@ -14,10 +14,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from incident_commander.checks.base import CheckVerdict
 from incident_commander.config import Settings
 from incident_commander.errors import IncidentNotFound, TransitionRejected
 from incident_commander.evidence.folder import EvidenceFolder
 from incident_commander.evidence.record import IncidentRecord, load_record
+from incident_commander.executors.base import ExecutionStatus
 from incident_commander.protocol.journal import Journal
 from incident_commander.protocol.outbox import Outbox
 from incident_commander.protocol.postmortem import write_postmortem, write_report
@@ -105,7 +107,9 @@ class Kernel:
         succeeded = session.scalar(
             select(func.count())
             .select_from(Execution)
-            .where(Execution.incident_id == inc.id, Execution.status == "succeeded")
+            .where(
+                Execution.incident_id == inc.id, Execution.status == ExecutionStatus.SUCCEEDED.value
+            )
         )
         attempts = (inc.validation or {}).get("attempts") or []
         return Facts(
@@ -115,7 +119,7 @@ class Kernel:
             readiness_passed=bool(inc.readiness and inc.readiness.get("passed")),
             mitigation_approved=approved("mitigation"),
             execution_succeeded=bool(succeeded),
-            validation_passed=bool(attempts) and attempts[-1]["verdict"] == "passed",
+            validation_passed=bool(attempts) and attempts[-1]["verdict"] == CheckVerdict.PASSED,
             resolution_confirmed=approved("resolution"),
             documentation_complete=bool(inc.resolution),
         )

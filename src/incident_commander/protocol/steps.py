@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from incident_commander.checks.base import CheckContext
+from incident_commander.checks.base import CheckContext, CheckVerdict
 from incident_commander.checks.window import validate_window
 from incident_commander.clock import isoformat, utcnow
 from incident_commander.errors import InvalidInput, TransitionRejected
@@ -240,7 +240,7 @@ def validate(kernel: Kernel, incident_id: str) -> dict[str, Any]:
             "automation",
             f"[AUTOMATION] recovery validation executed: {attempt['verdict']}; {summary}",
         )
-        if attempt["verdict"] == "passed":
+        if attempt["verdict"] == CheckVerdict.PASSED:
             inc.recovered_at = utcnow()
             journal.event(inc, "phase", phase_complete(3))
             journal.event(inc, "phase", phase_start(4))
