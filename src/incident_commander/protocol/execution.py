@@ -39,6 +39,7 @@ from incident_commander.protocol.settle import (
 from incident_commander.protocol.states import Status
 from incident_commander.protocol.steps import context_for
 from incident_commander.store.models import Decision, Execution, Incident
+from incident_commander.store.state import plan_of
 
 if TYPE_CHECKING:
     from incident_commander.protocol.kernel import Kernel
@@ -64,7 +65,7 @@ def _preflight(session: Session, inc: Incident) -> Decision:
     decision = _approval(session, inc)
     if decision is None:
         raise refuse(inc, "no approval of the proposed mitigation is recorded")
-    if not (inc.plan or {}).get("chosen"):
+    if not plan_of(inc).chosen:
         raise refuse(inc, "the plan has no executable option")
     return decision
 
@@ -133,7 +134,7 @@ def _start(
             decision_id=decision.id,
             status=ExecutionStatus.STARTED.value,
             owner=owner_id(),
-            target_release=(inc.plan or {}).get("target_release"),
+            target_release=plan_of(inc).target_release,
             release_before=executor.current_release(config, ctx),
             started_at=utcnow(),
             commands=[],
@@ -223,7 +224,7 @@ def execute(kernel: Kernel, incident_id: str) -> ExecutionOutcome:
     with kernel.store.session() as session:
         inc = kernel.load(session, incident_id, lock=False)
         decision = _preflight(session, inc)
-        chosen: list[str] = list((inc.plan or {}).get("chosen", []))
+        chosen = plan_of(inc).chosen
         done = _attempted(session, inc, decision)
         todo = [
             (attempt, name)

@@ -14,7 +14,6 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from incident_commander.checks.base import CheckVerdict
 from incident_commander.config import Settings
 from incident_commander.errors import IncidentNotFound, TransitionRejected
 from incident_commander.evidence.folder import EvidenceFolder
@@ -26,6 +25,7 @@ from incident_commander.protocol.postmortem import write_postmortem, write_repor
 from incident_commander.protocol.states import Facts, Status, judge
 from incident_commander.store.db import Store
 from incident_commander.store.models import Decision, Deploy, Execution, Incident
+from incident_commander.store.state import validation_of
 
 __all__ = ["EventListener", "Kernel"]
 
@@ -111,7 +111,6 @@ class Kernel:
                 Execution.incident_id == inc.id, Execution.status == ExecutionStatus.SUCCEEDED.value
             )
         )
-        attempts = (inc.validation or {}).get("attempts") or []
         return Facts(
             severity_assessed=inc.assessment is not None,
             severity_confirmed=inc.severity_confirmed,
@@ -119,7 +118,7 @@ class Kernel:
             readiness_passed=bool(inc.readiness and inc.readiness.get("passed")),
             mitigation_approved=approved("mitigation"),
             execution_succeeded=bool(succeeded),
-            validation_passed=bool(attempts) and attempts[-1]["verdict"] == CheckVerdict.PASSED,
+            validation_passed=validation_of(inc).passed,
             resolution_confirmed=approved("resolution"),
             documentation_complete=bool(inc.resolution),
         )

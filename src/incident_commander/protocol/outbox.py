@@ -22,6 +22,7 @@ from incident_commander.clock import utcnow
 from incident_commander.notify.base import Message, NotifierConfig
 from incident_commander.plugins import NOTIFIERS
 from incident_commander.store.models import Notification
+from incident_commander.store.state import resolution_of
 
 if TYPE_CHECKING:
     from contextlib import AbstractContextManager
@@ -143,7 +144,7 @@ class Outbox:
                 "notification.sent" if ok else "notification.failed",
                 f"{letter.channel} ({letter.audience}): {letter.subject} — {detail}{attempt}",
             )
-            if ok and inc.resolution and not inc.resolution.get("stakeholders_informed"):
+            if ok and inc.resolution and not resolution_of(inc).stakeholders_informed:
                 inc.resolution = {**inc.resolution, "stakeholders_informed": True}
 
     def _read(self, notification_id: int) -> _Letter | None:

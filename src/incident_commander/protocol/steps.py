@@ -18,6 +18,7 @@ from incident_commander.protocol.journal import Journal, phase_complete, phase_s
 from incident_commander.protocol.planning import options_for, recommend
 from incident_commander.protocol.states import Status
 from incident_commander.store.models import Deploy, Incident
+from incident_commander.store.state import plan_of
 
 if TYPE_CHECKING:
     from incident_commander.protocol.kernel import Kernel
@@ -55,7 +56,7 @@ def _option_configs(kernel: Kernel, inc: Incident) -> list[ExecutorConfig]:
 
 
 def context_for(kernel: Kernel, inc: Incident) -> ExecutionContext:
-    target = (inc.plan or {}).get("target_release")
+    target = plan_of(inc).target_release
     return ExecutionContext(
         incident_id=inc.id,
         service=inc.service,
@@ -106,7 +107,7 @@ def plan(
         else:
             chosen = []
         target = last_known_good(session, inc)
-        revision = (inc.plan or {}).get("revision", 0) + 1
+        revision = plan_of(inc).revision + 1
         inc.plan = {
             "written_at": isoformat(utcnow()),
             "revision": revision,
