@@ -20,11 +20,11 @@ from pydantic import (
     model_validator,
 )
 
-from incident_commander import plugins
 from incident_commander.checks.base import CheckConfig
 from incident_commander.errors import ConfigError
 from incident_commander.executors.base import IDENTIFIER, ExecutorConfig
 from incident_commander.notify.base import NotifierConfig
+from incident_commander.plugins import CHECKS, EXECUTORS, NOTIFIERS, AnyRegistry, PluginError
 from incident_commander.protocol.severity import PRESETS, Answers, SeverityScheme
 
 __all__ = [
@@ -49,27 +49,30 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-def _plugin_config(kind: str, base: type[BaseModel], value: Any) -> Any:
+def _plugin_config(registry: AnyRegistry, base: type[BaseModel], value: Any) -> Any:
     if isinstance(value, base) or not isinstance(value, dict):
         return value
+    try:
+        choices = ", ".join(registry.available())
+    except PluginError as exc:  # a broken installed plugin is a configuration problem
+        raise ValueError(str(exc)) from None
     slug = value.get("kind")
     if not isinstance(slug, str):
-        raise ValueError(f"needs a 'kind' (one of: {', '.join(plugins.available(kind))})")
+        raise ValueError(f"needs a 'kind' (one of: {choices})")
     try:
-        plugin = plugins.load(kind, slug)
+        plugin = registry.load(slug)
     except KeyError:
-        choices = ", ".join(plugins.available(kind))
-        raise ValueError(f"unknown {kind} kind {slug!r} (one of: {choices})") from None
+        raise ValueError(f"unknown {registry.kind} kind {slug!r} (one of: {choices})") from None
     return plugin.Config.model_validate(value)
 
 
-def _validated_by_plugin(kind: str, base: type[BaseModel]) -> BeforeValidator:
-    return BeforeValidator(lambda value: _plugin_config(kind, base, value))
+def _validated_by_plugin(registry: AnyRegistry, base: type[BaseModel]) -> BeforeValidator:
+    return BeforeValidator(lambda value: _plugin_config(registry, base, value))
 
 
-_Check = Annotated[CheckConfig, _validated_by_plugin("check", CheckConfig)]
-_Option = Annotated[ExecutorConfig, _validated_by_plugin("executor", ExecutorConfig)]
-_Notifier = Annotated[NotifierConfig, _validated_by_plugin("notifier", NotifierConfig)]
+_Check = Annotated[CheckConfig, _validated_by_plugin(CHECKS, CheckConfig)]
+_Option = Annotated[ExecutorConfig, _validated_by_plugin(EXECUTORS, ExecutorConfig)]
+_Notifier = Annotated[NotifierConfig, _validated_by_plugin(NOTIFIERS, NotifierConfig)]
 
 
 class ProbeSettings(_Strict):

@@ -1,40 +1,84 @@
-"""Discovery of executors, checks and notifiers through entry points.
+"""Discovery of executors, checks and notifiers through entry points, one typed registry each.
 
 Built-ins register exactly as third-party plugins do: an entry point in one of the groups
-below, naming a class with a ``slug``, a ``title`` and a Pydantic ``Config``.
+below, naming a subclass of the kind's base class (``Executor``, ``Check``, ``Notifier``), which
+has a ``slug``, a ``title``, a Pydantic ``Config`` and the one method the engine calls.
+
+``EXECUTORS.load(slug)`` is a ``type[Executor]``, ``CHECKS.load(slug)`` a ``type[Check]`` and
+``NOTIFIERS.load(slug)`` a ``type[Notifier]``, so every call into a plugin is type-checked.
 """
 
 from __future__ import annotations
 
-from functools import cache
 from importlib.metadata import entry_points
-from typing import Any
+from threading import Lock
+from typing import Generic, TypeAlias, TypeVar, cast
 
-__all__ = ["GROUPS", "available", "load"]
+from incident_commander.checks.base import Check
+from incident_commander.executors.base import Executor
+from incident_commander.notify.base import Notifier
 
-GROUPS = {
-    "executor": "incident_commander.executors",
-    "check": "incident_commander.checks",
-    "notifier": "incident_commander.notifiers",
+__all__ = [
+    "CHECKS",
+    "EXECUTORS",
+    "NOTIFIERS",
+    "REGISTRIES",
+    "AnyRegistry",
+    "PluginError",
+    "Registry",
+]
+
+P = TypeVar("P")
+
+
+class PluginError(TypeError):
+    """An entry point names something that is not a plugin of its kind."""
+
+
+class Registry(Generic[P]):
+    """The plugins of one kind, read once from one entry-point group."""
+
+    def __init__(self, kind: str, group: str, base: type) -> None:
+        self.kind = kind
+        self.group = group
+        self.base = base
+        self._found: dict[str, type[P]] | None = None
+        self._lock = Lock()
+
+    def _plugins(self) -> dict[str, type[P]]:
+        with self._lock:
+            if self._found is None:
+                found: dict[str, type[P]] = {}
+                for point in entry_points(group=self.group):
+                    plugin = point.load()
+                    if not (isinstance(plugin, type) and issubclass(plugin, self.base)):
+                        raise PluginError(
+                            f"entry point {point.name!r} of {self.group} names {point.value}, "
+                            f"which is not a subclass of {self.base.__name__}"
+                        )
+                    found[point.name] = cast("type[P]", plugin)  # checked just above
+                self._found = found
+            return self._found
+
+    def available(self) -> list[str]:
+        """Slugs of the installed plugins of this kind."""
+        return sorted(self._plugins())
+
+    def load(self, slug: str) -> type[P]:
+        """The plugin class registered under ``slug``; ``KeyError`` when there is none."""
+        plugins = self._plugins()
+        if slug not in plugins:
+            raise KeyError(slug)
+        return plugins[slug]
+
+
+EXECUTORS: Registry[Executor] = Registry("executor", "incident_commander.executors", Executor)
+CHECKS: Registry[Check] = Registry("check", "incident_commander.checks", Check)
+NOTIFIERS: Registry[Notifier] = Registry("notifier", "incident_commander.notifiers", Notifier)
+
+AnyRegistry: TypeAlias = Registry[Executor] | Registry[Check] | Registry[Notifier]
+
+REGISTRIES: dict[str, AnyRegistry] = {
+    registry.kind: registry for registry in (EXECUTORS, CHECKS, NOTIFIERS)
 }
-
-
-@cache
-def _registry(kind: str) -> dict[str, Any]:
-    found: dict[str, Any] = {}
-    for point in entry_points(group=GROUPS[kind]):
-        found[point.name] = point.load()
-    return found
-
-
-def available(kind: str) -> list[str]:
-    """Slugs of the installed plugins of one kind (``executor``, ``check``, ``notifier``)."""
-    return sorted(_registry(kind))
-
-
-def load(kind: str, slug: str) -> Any:
-    """The plugin class registered under ``slug``; ``KeyError`` when there is none."""
-    registry = _registry(kind)
-    if slug not in registry:
-        raise KeyError(slug)
-    return registry[slug]
+"""Each registry by the kind it holds (``executor``, ``check``, ``notifier``)."""

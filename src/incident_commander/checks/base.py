@@ -5,6 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -12,7 +13,14 @@ from pydantic import BaseModel, ConfigDict, Field
 if TYPE_CHECKING:
     from incident_commander.store.db import Store
 
-__all__ = ["Check", "CheckConfig", "CheckContext", "CheckResult"]
+__all__ = ["Check", "CheckConfig", "CheckContext", "CheckResult", "CheckVerdict"]
+
+
+class CheckVerdict(StrEnum):
+    """A recovery validation attempt's verdict, stored as the plain value in its record."""
+
+    PASSED = "passed"
+    FAILED = "failed"
 
 
 class CheckConfig(BaseModel):

@@ -5,17 +5,17 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from incident_commander import plugins
-from incident_commander.checks.base import CheckConfig, CheckContext, CheckResult
+from incident_commander.checks.base import CheckConfig, CheckContext, CheckResult, CheckVerdict
 from incident_commander.clock import isoformat, utcnow
+from incident_commander.plugins import CHECKS
 
 __all__ = ["run_check", "validate_window"]
 
 
 def run_check(config: CheckConfig, ctx: CheckContext | None = None) -> CheckResult:
     """Run one configured check through its plugin."""
-    check = plugins.load("check", config.kind)()
-    return check.run(config, ctx or CheckContext())  # type: ignore[no-any-return]
+    check = CHECKS.load(config.kind)()
+    return check.run(config, ctx or CheckContext())
 
 
 def validate_window(
@@ -64,7 +64,9 @@ def validate_window(
         "threshold": threshold,
         "critical_samples": len(critical),
         "critical_pass_rate": round(rate, 4),
-        "verdict": "passed" if critical and rate >= threshold else "failed",
+        "verdict": (
+            CheckVerdict.PASSED if critical and rate >= threshold else CheckVerdict.FAILED
+        ).value,
         "checks": per_check,
         "samples": [{**s.model_dump(mode="json"), "at": isoformat(s.at)} for s in samples],
     }

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
+from incident_commander.checks.base import CheckVerdict
 from incident_commander.cli.answers import (
     As,
     IncidentId,
@@ -198,7 +199,7 @@ def register(app: typer.Typer) -> None:
                 f"{attempt['critical_pass_rate'] * 100:.1f}% of critical samples passed"
             )
         status_line(ctx, incident_id)
-        if not attempt or attempt["verdict"] != "passed":
+        if not attempt or attempt["verdict"] != CheckVerdict.PASSED:
             raise typer.Exit(1)
         answer_pending(ctx, incident_id, "resolution", answer, approver, reason, required=False)
 

@@ -20,6 +20,7 @@ from incident_commander.app import Commander
 from incident_commander.demo import service
 from incident_commander.errors import InvalidInput
 from incident_commander.evidence.render import durations
+from incident_commander.executors.base import ExecutionStatus
 from incident_commander.executors.symlink import point_link
 from incident_commander.protocol.engine import EventListener
 from incident_commander.protocol.gates import run_gates
@@ -295,7 +296,7 @@ def run_demo(
             if started
             else None
         )
-        done = next((e for e in record.executions if e.status == "succeeded"), None)
+        done = next((e for e in record.executions if e.status == ExecutionStatus.SUCCEEDED), None)
         live = os.readlink(workdir / "current")
         return {
             "incident_id": inc.id,

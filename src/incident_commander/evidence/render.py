@@ -10,7 +10,9 @@ from incident_commander.clock import isoformat
 from incident_commander.config import Settings
 from incident_commander.evidence.chain import CHAIN_FILE, chain_file, event_line, timeline_entry
 from incident_commander.evidence.record import IncidentRecord
+from incident_commander.executors.base import ExecutionStatus
 from incident_commander.store.models import Decision, Execution
+from incident_commander.store.state import resolution_of
 
 __all__ = ["STEP_FILES", "durations", "render_all"]
 
@@ -298,7 +300,7 @@ def render_all(record: IncidentRecord, settings: Settings) -> dict[str, str]:
             {
                 "incident_id": inc.id,
                 "executions": [_execution(e) for e in record.executions],
-                "succeeded": any(e.status == "succeeded" for e in record.executions),
+                "succeeded": any(e.status == ExecutionStatus.SUCCEEDED for e in record.executions),
             }
         )
     if inc.validation:
@@ -306,6 +308,6 @@ def render_all(record: IncidentRecord, settings: Settings) -> dict[str, str]:
     if inc.resolution and inc.status != "false_positive":
         files[RESOLUTION] = _resolution(record)
     if inc.status == "false_positive":
-        entry = (inc.resolution or {}).get("false_positive")
+        entry = resolution_of(inc).false_positive
         files[TUNING] = _json({"incident_id": inc.id, "false_positives": [entry] if entry else []})
     return files

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import ClassVar, Literal
 
@@ -16,6 +17,7 @@ __all__ = [
     "IDENTIFIER",
     "ExecutionContext",
     "ExecutionResult",
+    "ExecutionStatus",
     "Executor",
     "ExecutorConfig",
     "ReadinessItem",
@@ -23,6 +25,21 @@ __all__ = [
 ]
 
 IDENTIFIER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+
+
+class ExecutionStatus(StrEnum):
+    """Where one attempt at an option stands; stored as the plain value in ``executions``.
+
+    ``started`` until the result is recorded; an executor reports ``succeeded``, ``failed`` or
+    ``timed_out``; an attempt whose owner stopped is settled ``succeeded`` (the target release is
+    live) or ``interrupted``.
+    """
+
+    STARTED = "started"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    TIMED_OUT = "timed_out"
+    INTERRUPTED = "interrupted"
 
 
 class ExecutorConfig(BaseModel):
@@ -59,7 +76,7 @@ class ReadinessItem(BaseModel):
 class ExecutionResult(BaseModel):
     """The outcome of running one option."""
 
-    status: Literal["succeeded", "failed", "timed_out"]
+    status: Literal[ExecutionStatus.SUCCEEDED, ExecutionStatus.FAILED, ExecutionStatus.TIMED_OUT]
     commands: list[CommandRecord] = Field(default_factory=list)
     release_before: str | None = None
     release_after: str | None = None

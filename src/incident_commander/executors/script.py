@@ -5,13 +5,14 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import ClassVar
 
 from pydantic import Field, SecretStr
 
 from incident_commander.executors.base import (
     ExecutionContext,
     ExecutionResult,
+    ExecutionStatus,
     Executor,
     ExecutorConfig,
     ReadinessItem,
@@ -136,19 +137,18 @@ class ScriptExecutor(Executor):
             env=env,
             secrets=secrets,
         )
-        status: Literal["succeeded", "failed", "timed_out"]
         if record.timed_out:
-            status = "timed_out"
+            status = ExecutionStatus.TIMED_OUT
         elif record.ok:
-            status = "succeeded"
+            status = ExecutionStatus.SUCCEEDED
         else:
-            status = "failed"
+            status = ExecutionStatus.FAILED
         error = None
-        if status != "succeeded":
+        if status != ExecutionStatus.SUCCEEDED:
             error = record.error or f"exit code {record.exit_code}"
         return ExecutionResult(
             status=status,
             commands=[record],
-            release_after=ctx.target_release if status == "succeeded" else None,
+            release_after=ctx.target_release if status == ExecutionStatus.SUCCEEDED else None,
             error=error,
         )

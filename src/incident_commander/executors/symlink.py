@@ -12,6 +12,7 @@ from incident_commander.clock import utcnow
 from incident_commander.executors.base import (
     ExecutionContext,
     ExecutionResult,
+    ExecutionStatus,
     Executor,
     ExecutorConfig,
     ReadinessItem,
@@ -104,7 +105,7 @@ class ReleaseSymlinkExecutor(Executor):
         before = self.current_release(config, ctx)
         if not ctx.target_release or not (releases / ctx.target_release).is_dir():
             return ExecutionResult(
-                status="failed",
+                status=ExecutionStatus.FAILED,
                 release_before=before,
                 release_after=before,
                 error=f"release {ctx.target_release!r} not found in {releases}",
@@ -133,12 +134,17 @@ class ReleaseSymlinkExecutor(Executor):
             commands.append(record)
             if not record.ok:
                 return ExecutionResult(
-                    status="timed_out" if record.timed_out else "failed",
+                    status=ExecutionStatus.TIMED_OUT
+                    if record.timed_out
+                    else ExecutionStatus.FAILED,
                     commands=commands,
                     release_before=before,
                     release_after=after,
                     error=f"restart failed: {record.error or f'exit code {record.exit_code}'}",
                 )
         return ExecutionResult(
-            status="succeeded", commands=commands, release_before=before, release_after=after
+            status=ExecutionStatus.SUCCEEDED,
+            commands=commands,
+            release_before=before,
+            release_after=after,
         )

@@ -10,10 +10,12 @@ from sqlalchemy import select
 
 from incident_commander.clock import isoformat, utcnow
 from incident_commander.errors import InvalidInput, TransitionRejected
+from incident_commander.executors.base import ExecutionStatus
 from incident_commander.protocol.gates import run_gate
 from incident_commander.protocol.journal import Journal, phase_complete
 from incident_commander.protocol.states import Facts, Status, judge
 from incident_commander.store.models import Execution, Incident
+from incident_commander.store.state import resolution_of
 
 if TYPE_CHECKING:
     from incident_commander.protocol.kernel import Kernel
@@ -44,7 +46,7 @@ def resolve(kernel: Kernel, journal: Journal, inc: Incident, approver: str) -> N
     inc.resolved_at = now
     done = journal.session.scalars(
         select(Execution)
-        .where(Execution.incident_id == inc.id, Execution.status == "succeeded")
+        .where(Execution.incident_id == inc.id, Execution.status == ExecutionStatus.SUCCEEDED.value)
         .order_by(Execution.id.desc())
     ).first()
     schedule = [
@@ -191,7 +193,7 @@ def record_review(kernel: Kernel, incident_id: str, review: Review, *, recorded_
         given = review.model_dump(mode="json", exclude_defaults=True)
         if not given:
             raise InvalidInput("nothing to record: give a root cause, whys, factors or actions")
-        previous = dict((inc.resolution or {}).get("review") or {})
+        previous = resolution_of(inc).review
         inc.resolution = {**(inc.resolution or {}), "review": {**previous, **given}}
         journal.event(
             inc,

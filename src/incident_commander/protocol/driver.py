@@ -6,9 +6,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from incident_commander.executors.base import ExecutionStatus
 from incident_commander.protocol import approvals, execution, intake, steps
 from incident_commander.protocol.severity import Answers
 from incident_commander.protocol.states import Status
+from incident_commander.store.state import validation_of
 
 if TYPE_CHECKING:
     from incident_commander.evidence.record import IncidentRecord
@@ -56,9 +58,8 @@ def _assess(kernel: Kernel, record: IncidentRecord) -> str | None:
 
 def _plan(kernel: Kernel, record: IncidentRecord) -> str | None:
     inc = record.incident
-    failures = [e for e in record.executions if e.status != "succeeded"]
-    attempts = (inc.validation or {}).get("attempts") or []
-    if (inc.plan and failures) or attempts:
+    failures = [e for e in record.executions if e.status != ExecutionStatus.SUCCEEDED]
+    if (inc.plan and failures) or validation_of(inc).attempts:
         return (
             "a new decision: the last plan failed or did not restore service "
             f"(`ic plan {inc.id} --option NAME` or investigate)"

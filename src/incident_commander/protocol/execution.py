@@ -17,9 +17,14 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from incident_commander import plugins
 from incident_commander.clock import utcnow
-from incident_commander.executors.base import ExecutionContext, ExecutionResult, ExecutorConfig
+from incident_commander.executors.base import (
+    ExecutionContext,
+    ExecutionResult,
+    ExecutionStatus,
+    ExecutorConfig,
+)
+from incident_commander.plugins import EXECUTORS
 from incident_commander.protocol.journal import Journal, phase_start
 from incident_commander.protocol.lease import Heartbeat, lease_seconds, owner_id, store_now
 from incident_commander.protocol.settle import (
@@ -34,6 +39,7 @@ from incident_commander.protocol.settle import (
 from incident_commander.protocol.states import Status
 from incident_commander.protocol.steps import context_for
 from incident_commander.store.models import Decision, Execution, Incident
+from incident_commander.store.state import plan_of
 
 if TYPE_CHECKING:
     from incident_commander.protocol.kernel import Kernel
@@ -59,7 +65,7 @@ def _preflight(session: Session, inc: Incident) -> Decision:
     decision = _approval(session, inc)
     if decision is None:
         raise refuse(inc, "no approval of the proposed mitigation is recorded")
-    if not (inc.plan or {}).get("chosen"):
+    if not plan_of(inc).chosen:
         raise refuse(inc, "the plan has no executable option")
     return decision
 
@@ -117,7 +123,7 @@ def _start(
         if key in _attempted(journal.session, inc, decision):
             raise refuse(inc, f"attempt {key} was already run")
         config = option(kernel, inc, name)
-        executor = plugins.load("executor", config.kind)()
+        executor = EXECUTORS.load(config.kind)()
         ctx = context_for(kernel, inc)
         now = store_now(journal.session)
         row = Execution(
@@ -126,9 +132,9 @@ def _start(
             option_name=name,
             kind=config.kind,
             decision_id=decision.id,
-            status="started",
+            status=ExecutionStatus.STARTED.value,
             owner=owner_id(),
-            target_release=(inc.plan or {}).get("target_release"),
+            target_release=plan_of(inc).target_release,
             release_before=executor.current_release(config, ctx),
             started_at=utcnow(),
             commands=[],
@@ -149,7 +155,7 @@ def _start(
 
 
 def _record(row: Execution, result: ExecutionResult) -> None:
-    row.status = result.status
+    row.status = ExecutionStatus(result.status).value
     row.finished_at = utcnow()
     row.duration_s = round((row.finished_at - row.started_at).total_seconds(), 4)
     row.commands = [c.model_dump(mode="json") for c in result.commands]
@@ -185,7 +191,7 @@ def _finish(
     _record(row, result)
     name = row.option_name
     journal.event(inc, "automation", f"[AUTOMATION] {name} executed: {result.status}")
-    if result.status == "succeeded":
+    if result.status == ExecutionStatus.SUCCEEDED:
         inc.mitigated_at = row.finished_at
         kernel.move(journal, inc, Status.VALIDATING, f"{name} succeeded")
         journal.notify(
@@ -218,7 +224,7 @@ def execute(kernel: Kernel, incident_id: str) -> ExecutionOutcome:
     with kernel.store.session() as session:
         inc = kernel.load(session, incident_id, lock=False)
         decision = _preflight(session, inc)
-        chosen: list[str] = list((inc.plan or {}).get("chosen", []))
+        chosen = plan_of(inc).chosen
         done = _attempted(session, inc, decision)
         todo = [
             (attempt, name)
@@ -228,21 +234,23 @@ def execute(kernel: Kernel, incident_id: str) -> ExecutionOutcome:
     outcome = ExecutionOutcome()
     for index, (attempt, name) in enumerate(todo):
         execution_id, config, ctx = _start(kernel, incident_id, name, attempt, lease_s)
-        executor = plugins.load("executor", config.kind)()
+        executor = EXECUTORS.load(config.kind)()
         with Heartbeat(kernel.store, execution_id, owner_id(), lease_s):
             try:
                 result = executor.execute(config, ctx)
             except Exception as exc:  # an executor bug is a failed attempt, not a lost incident
-                result = ExecutionResult(status="failed", error=f"{type(exc).__name__}: {exc}")
+                result = ExecutionResult(
+                    status=ExecutionStatus.FAILED, error=f"{type(exc).__name__}: {exc}"
+                )
         with kernel.transaction() as journal:
             inc = kernel.load(journal.session, incident_id)
             row = journal.session.get(Execution, execution_id, with_for_update=True)
             assert row is not None
-            if row.status != "started" or row.owner != owner_id():
+            if row.status != ExecutionStatus.STARTED or row.owner != owner_id():
                 outcome.recovered = _late(journal, inc, row, result)
                 return outcome
             outcome.runs.append(row)
             _finish(journal, kernel, inc, row, result, [n for _, n in todo[index + 1 :]])
-            if result.status == "succeeded":
+            if result.status == ExecutionStatus.SUCCEEDED:
                 return outcome
     return outcome

@@ -18,12 +18,14 @@ from incident_commander.config import Settings
 from incident_commander.errors import IncidentNotFound, TransitionRejected
 from incident_commander.evidence.folder import EvidenceFolder
 from incident_commander.evidence.record import IncidentRecord, load_record
+from incident_commander.executors.base import ExecutionStatus
 from incident_commander.protocol.journal import Journal
 from incident_commander.protocol.outbox import Outbox
 from incident_commander.protocol.postmortem import write_postmortem, write_report
 from incident_commander.protocol.states import Facts, Status, judge
 from incident_commander.store.db import Store
 from incident_commander.store.models import Decision, Deploy, Execution, Incident
+from incident_commander.store.state import validation_of
 
 __all__ = ["EventListener", "Kernel"]
 
@@ -105,9 +107,10 @@ class Kernel:
         succeeded = session.scalar(
             select(func.count())
             .select_from(Execution)
-            .where(Execution.incident_id == inc.id, Execution.status == "succeeded")
+            .where(
+                Execution.incident_id == inc.id, Execution.status == ExecutionStatus.SUCCEEDED.value
+            )
         )
-        attempts = (inc.validation or {}).get("attempts") or []
         return Facts(
             severity_assessed=inc.assessment is not None,
             severity_confirmed=inc.severity_confirmed,
@@ -115,7 +118,7 @@ class Kernel:
             readiness_passed=bool(inc.readiness and inc.readiness.get("passed")),
             mitigation_approved=approved("mitigation"),
             execution_succeeded=bool(succeeded),
-            validation_passed=bool(attempts) and attempts[-1]["verdict"] == "passed",
+            validation_passed=validation_of(inc).passed,
             resolution_confirmed=approved("resolution"),
             documentation_complete=bool(inc.resolution),
         )

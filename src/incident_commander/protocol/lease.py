@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from incident_commander.clock import utcnow
 from incident_commander.errors import ConfigError
+from incident_commander.executors.base import ExecutionStatus
 from incident_commander.protocol import pids
 from incident_commander.store.db import Store
 from incident_commander.store.models import Execution
@@ -172,7 +173,7 @@ class Heartbeat:
                     .where(
                         Execution.id == self.execution_id,
                         Execution.owner == self.owner,
-                        Execution.status == "started",
+                        Execution.status == ExecutionStatus.STARTED.value,
                     )
                     .values(**values)
                 )

@@ -18,10 +18,11 @@ from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy import select
 
-from incident_commander import plugins
 from incident_commander.clock import utcnow
 from incident_commander.notify.base import Message, NotifierConfig
+from incident_commander.plugins import NOTIFIERS
 from incident_commander.store.models import Notification
+from incident_commander.store.state import resolution_of
 
 if TYPE_CHECKING:
     from contextlib import AbstractContextManager
@@ -143,7 +144,7 @@ class Outbox:
                 "notification.sent" if ok else "notification.failed",
                 f"{letter.channel} ({letter.audience}): {letter.subject} — {detail}{attempt}",
             )
-            if ok and inc.resolution and not inc.resolution.get("stakeholders_informed"):
+            if ok and inc.resolution and not resolution_of(inc).stakeholders_informed:
                 inc.resolution = {**inc.resolution, "stakeholders_informed": True}
 
     def _read(self, notification_id: int) -> _Letter | None:
@@ -166,7 +167,7 @@ class Outbox:
         if channel is None:
             return False, f"channel {letter.channel!r} is no longer configured"
         try:
-            notifier = plugins.load("notifier", channel.kind)()
+            notifier = NOTIFIERS.load(channel.kind)()
             delivery = notifier.send(channel, Message(subject=letter.subject, body=letter.body))
         except Exception as exc:  # a broken channel must not stop the incident
             return False, f"{type(exc).__name__}: {str(exc)[:500]}"

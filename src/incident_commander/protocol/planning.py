@@ -6,8 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from incident_commander import plugins
 from incident_commander.executors.base import ExecutorConfig
+from incident_commander.plugins import EXECUTORS
 
 __all__ = ["Option", "Recommendation", "options_for", "recommend"]
 
@@ -60,7 +60,7 @@ def options_for(rollback_options: list[ExecutorConfig]) -> list[Option]:
     """The configured, executable options first (in config order), then the manual ones."""
     options: list[Option] = []
     for config in rollback_options:
-        executor = plugins.load("executor", config.kind)
+        executor = EXECUTORS.load(config.kind)
         prerequisites = ["last known good release identified", "mechanism present and runnable"]
         if executor.has_dry_run:
             prerequisites.append("dry run passes (when configured)")

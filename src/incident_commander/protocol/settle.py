@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from incident_commander import plugins
 from incident_commander.clock import utcnow
 from incident_commander.errors import ExecutionRefused
-from incident_commander.executors.base import ExecutorConfig
+from incident_commander.executors.base import ExecutionStatus, ExecutorConfig
+from incident_commander.plugins import EXECUTORS
 from incident_commander.protocol.journal import Journal
 from incident_commander.protocol.lease import (
     command_running,
@@ -46,7 +46,7 @@ class ExecutionOutcome:
 
     @property
     def succeeded(self) -> bool:
-        return self.took_effect or any(r.status == "succeeded" for r in self.runs)
+        return self.took_effect or any(r.status == ExecutionStatus.SUCCEEDED for r in self.runs)
 
 
 def refuse(inc: Incident, why: str) -> ExecutionRefused:
@@ -63,7 +63,9 @@ def option(kernel: Kernel, inc: Incident, name: str) -> ExecutorConfig:
 
 def unfinished(session: Session, inc: Incident) -> Execution | None:
     return session.scalars(
-        select(Execution).where(Execution.incident_id == inc.id, Execution.status == "started")
+        select(Execution).where(
+            Execution.incident_id == inc.id, Execution.status == ExecutionStatus.STARTED.value
+        )
     ).first()
 
 
@@ -106,16 +108,14 @@ def settle(kernel: Kernel, incident_id: str) -> ExecutionOutcome | None:
             return None
         why = _check(journal, inc, row)
         config = option(kernel, inc, row.option_name)
-        live = plugins.load("executor", config.kind)().current_release(
-            config, context_for(kernel, inc)
-        )
+        live = EXECUTORS.load(config.kind)().current_release(config, context_for(kernel, inc))
         row.finished_at = utcnow()
         row.duration_s = round((row.finished_at - row.started_at).total_seconds(), 4)
         row.release_after = live
         row.in_flight = None
         took_effect = live is not None and live == row.target_release
         if took_effect:
-            row.status = "succeeded"
+            row.status = ExecutionStatus.SUCCEEDED.value
             found = (
                 f"{row.option_name} was interrupted ({why}), but the live release is {live}, "
                 "the target: the rollback took effect; validating next"
@@ -124,7 +124,7 @@ def settle(kernel: Kernel, incident_id: str) -> ExecutionOutcome | None:
             journal.event(inc, "execution.interrupted", found)
             kernel.move(journal, inc, Status.VALIDATING, "interrupted rollback verified by release")
             return ExecutionOutcome(recovered=found, took_effect=True)
-        row.status = "interrupted"
+        row.status = ExecutionStatus.INTERRUPTED.value
         if live is None:
             row.error = (
                 "outcome unknown: the owner stopped before recording it, and a "

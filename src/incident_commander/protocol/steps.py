@@ -7,17 +7,18 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from incident_commander import plugins
-from incident_commander.checks.base import CheckContext
+from incident_commander.checks.base import CheckContext, CheckVerdict
 from incident_commander.checks.window import validate_window
 from incident_commander.clock import isoformat, utcnow
 from incident_commander.errors import InvalidInput, TransitionRejected
 from incident_commander.executors.base import ExecutionContext, ExecutorConfig
+from incident_commander.plugins import EXECUTORS
 from incident_commander.protocol import approvals
 from incident_commander.protocol.journal import Journal, phase_complete, phase_start
 from incident_commander.protocol.planning import options_for, recommend
 from incident_commander.protocol.states import Status
 from incident_commander.store.models import Deploy, Incident
+from incident_commander.store.state import plan_of
 
 if TYPE_CHECKING:
     from incident_commander.protocol.kernel import Kernel
@@ -55,7 +56,7 @@ def _option_configs(kernel: Kernel, inc: Incident) -> list[ExecutorConfig]:
 
 
 def context_for(kernel: Kernel, inc: Incident) -> ExecutionContext:
-    target = (inc.plan or {}).get("target_release")
+    target = plan_of(inc).target_release
     return ExecutionContext(
         incident_id=inc.id,
         service=inc.service,
@@ -106,7 +107,7 @@ def plan(
         else:
             chosen = []
         target = last_known_good(session, inc)
-        revision = (inc.plan or {}).get("revision", 0) + 1
+        revision = plan_of(inc).revision + 1
         inc.plan = {
             "written_at": isoformat(utcnow()),
             "revision": revision,
@@ -167,7 +168,7 @@ def _readiness(
     ready: list[str] = []
     for name in chosen:
         config = by_name[name]
-        executor = plugins.load("executor", config.kind)()
+        executor = EXECUTORS.load(config.kind)()
         option_items = [i.model_dump() for i in executor.readiness(config, ctx)]
         items.extend({**i, "option": name} for i in option_items)
         if ctx.target_release and all(i["passed"] for i in option_items):
@@ -260,7 +261,7 @@ def validate(kernel: Kernel, incident_id: str) -> dict[str, Any]:
             "automation",
             f"[AUTOMATION] recovery validation executed: {attempt['verdict']}; {summary}",
         )
-        if attempt["verdict"] == "passed":
+        if attempt["verdict"] == CheckVerdict.PASSED:
             inc.recovered_at = utcnow()
             journal.event(inc, "phase", phase_complete(3))
             journal.event(inc, "phase", phase_start(4))

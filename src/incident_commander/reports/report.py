@@ -10,6 +10,7 @@ from incident_commander.clock import isoformat
 from incident_commander.config import Settings
 from incident_commander.evidence.record import IncidentRecord
 from incident_commander.evidence.render import durations
+from incident_commander.store.state import resolution_of
 
 __all__ = ["REPORT", "REQUIRED_SECTIONS", "render_report", "report_sections"]
 
@@ -65,7 +66,7 @@ def render_report(record: IncidentRecord, settings: Settings) -> str:
         "validation": validation,
         "latest": (validation.get("attempts") or [{}])[-1],
         "resolution": inc.resolution or {},
-        "review": (inc.resolution or {}).get("review") or {},
+        "review": resolution_of(inc).review,
         "durations": durations(record),
         "sections": sections,
         "completeness": sum(sections.values()) / len(sections),
