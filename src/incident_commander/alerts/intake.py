@@ -33,8 +33,8 @@ from incident_commander.alerts.signal import AlertSignal
 from incident_commander.alerts.tuning import write_alert_tuning
 from incident_commander.clock import utcnow
 from incident_commander.errors import TransitionRejected
-from incident_commander.protocol import closing
 from incident_commander.protocol.journal import Journal
+from incident_commander.protocol.steps import resolve
 from incident_commander.store.models import Alert, Delivery
 
 if TYPE_CHECKING:
@@ -221,7 +221,7 @@ class AlertIntake:
                     touched |= self.opener.open(batch.pending)
                 for incident_id, reason in batch.dismiss.items():
                     try:
-                        closing.dismiss(
+                        resolve.dismiss(
                             self.kernel, incident_id, reason=reason, dismissed_by="alert intake"
                         )
                     except TransitionRejected:

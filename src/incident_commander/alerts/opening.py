@@ -21,8 +21,8 @@ from incident_commander.alerts.signal import AlertSignal
 from incident_commander.alerts.titles import incident_title
 from incident_commander.clock import isoformat, utcnow
 from incident_commander.errors import TransitionRejected
-from incident_commander.protocol.intake import Declaration, open_incident
 from incident_commander.protocol.journal import Journal
+from incident_commander.protocol.steps.declare import Declaration, open_incident
 from incident_commander.store.models import Alert, Incident
 
 if TYPE_CHECKING:

@@ -22,8 +22,8 @@ from incident_commander.cli.answers import (
 )
 from incident_commander.cli.render import console, print_json
 from incident_commander.errors import InvalidInput
-from incident_commander.protocol.intake import SOURCES, Declaration
 from incident_commander.protocol.severity import Answers
+from incident_commander.protocol.steps.declare import SOURCES, Declaration
 
 __all__ = ["register"]
 
@@ -221,7 +221,7 @@ def register(app: typer.Typer) -> None:
         """Record the post-incident review; INCIDENT-REPORT.md is rewritten with it."""
         from pydantic import ValidationError
 
-        from incident_commander.protocol.closing import Review
+        from incident_commander.protocol.steps.review import Review
 
         actions = []
         for item in action or []:

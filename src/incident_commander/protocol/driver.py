@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from incident_commander.executors.base import ExecutionStatus
-from incident_commander.protocol import approvals, execution, intake, steps
 from incident_commander.protocol.severity import Answers
 from incident_commander.protocol.states import Status
+from incident_commander.protocol.steps import approve, assess, execute, plan, validate
 from incident_commander.store.state import validation_of
 
 if TYPE_CHECKING:
@@ -52,7 +52,7 @@ def _assess(kernel: Kernel, record: IncidentRecord) -> str | None:
     proposal = _proposed_answers(record) if fresh else None
     if proposal is None:
         return f"a severity assessment (`ic assess {inc.id}`)"
-    intake.assess(kernel, inc.id, proposal[0], assessed_by=f"{proposal[1]} (automatic)")
+    assess.assess(kernel, inc.id, proposal[0], assessed_by=f"{proposal[1]} (automatic)")
     return None
 
 
@@ -64,18 +64,18 @@ def _plan(kernel: Kernel, record: IncidentRecord) -> str | None:
             "a new decision: the last plan failed or did not restore service "
             f"(`ic plan {inc.id} --option NAME` or investigate)"
         )
-    steps.plan(kernel, inc.id)
+    plan.plan(kernel, inc.id)
     return None
 
 
 def _execute(kernel: Kernel, record: IncidentRecord) -> str | None:
     # In ``executing`` this settles an attempt whose owner died; it runs nothing again.
-    execution.execute(kernel, record.incident.id)
+    execute.execute(kernel, record.incident.id)
     return None
 
 
 def _validate(kernel: Kernel, record: IncidentRecord) -> str | None:
-    steps.validate(kernel, record.incident.id)
+    validate.validate(kernel, record.incident.id)
     return None
 
 
@@ -104,7 +104,7 @@ def run(kernel: Kernel, incident_id: str) -> RunOutcome:
         inc = record.incident
         status = Status(inc.status)
         if inc.pending_approval:
-            prompt = approvals.pending_prompt(kernel, incident_id)
+            prompt = approve.pending_prompt(kernel, incident_id)
             answer = f"an answer to: {prompt} (`ic approve {incident_id} --yes|--no --as NAME`)"
             return RunOutcome(incident_id, inc.status, answer)
         step = NEXT_STEP.get(status)

@@ -11,13 +11,22 @@ from sqlalchemy import select
 from incident_commander.config import ApprovalKind
 from incident_commander.evidence.record import load_record
 from incident_commander.evidence.verify import Verification, verify
-from incident_commander.protocol import approvals, closing, driver, execution, intake, steps
-from incident_commander.protocol.closing import Review
+from incident_commander.protocol import driver
 from incident_commander.protocol.driver import RunOutcome
-from incident_commander.protocol.execution import ExecutionOutcome
 from incident_commander.protocol.kernel import EventListener, Kernel
 from incident_commander.protocol.postmortem import write_report
 from incident_commander.protocol.severity import Answers
+from incident_commander.protocol.steps import (
+    approve,
+    assess,
+    declare,
+    execute,
+    plan,
+    resolve,
+    validate,
+)
+from incident_commander.protocol.steps.execute import ExecutionOutcome
+from incident_commander.protocol.steps.review import Review, record_review
 from incident_commander.reports.report import REPORT
 from incident_commander.store.models import Alert, Decision, Deploy, Incident
 
@@ -66,7 +75,7 @@ class Engine(Kernel):
         deployed_at: datetime | None = None,
     ) -> Deploy:
         """Remember a deployment; it feeds the suspect-deploy rule."""
-        return intake.record_deploy(
+        return declare.record_deploy(
             self,
             service=service,
             version=version,
@@ -87,7 +96,7 @@ class Engine(Kernel):
         details: dict[str, Any] | None = None,
     ) -> str:
         """Open an incident from a signal; returns its id (phase 1)."""
-        declaration = intake.Declaration(
+        declaration = declare.Declaration(
             title=title,
             service=service,
             source=source,
@@ -96,11 +105,11 @@ class Engine(Kernel):
             first_signal_at=first_signal_at,
             details=details or {},
         )
-        return intake.declare(self, declaration)
+        return declare.declare(self, declaration)
 
     def assess(self, incident_id: str, answers: Answers, *, assessed_by: str) -> str:
         """Classify severity from recorded answers, notify, ask for confirmation (phase 1)."""
-        return intake.assess(self, incident_id, answers, assessed_by=assessed_by)
+        return assess.assess(self, incident_id, answers, assessed_by=assessed_by)
 
     def answer(
         self,
@@ -112,13 +121,13 @@ class Engine(Kernel):
         kind: ApprovalKind | None = None,
     ) -> Decision:
         """A person answers the pending approval (or the one named by ``kind``)."""
-        return approvals.answer(
+        return approve.answer(
             self, incident_id, yes=yes, approver=approver, rationale=rationale, kind=kind
         )
 
     def pending_prompt(self, incident_id: str) -> str | None:
         """The text of the approval the incident waits for, if any."""
-        return approvals.pending_prompt(self, incident_id)
+        return approve.pending_prompt(self, incident_id)
 
     def plan(
         self,
@@ -130,7 +139,7 @@ class Engine(Kernel):
         chosen_by: str | None = None,
     ) -> dict[str, Any]:
         """Write the mitigation plan, check readiness, and ask for approval, or halt (phase 2)."""
-        return steps.plan(
+        return plan.plan(
             self,
             incident_id,
             root_cause_known=root_cause_known,
@@ -141,27 +150,27 @@ class Engine(Kernel):
 
     def execute(self, incident_id: str) -> ExecutionOutcome:
         """Run the approved plan, trying each next option when one fails (phase 3)."""
-        return execution.execute(self, incident_id)
+        return execute.execute(self, incident_id)
 
     def validate(self, incident_id: str) -> dict[str, Any]:
         """Validate recovery over the configured window (phase 3)."""
-        return steps.validate(self, incident_id)
+        return validate.validate(self, incident_id)
 
     def close(self, incident_id: str, *, closed_by: str) -> None:
         """Close a resolved incident once gate 4 passes (phase 4)."""
-        closing.close(self, incident_id, closed_by=closed_by)
+        resolve.close(self, incident_id, closed_by=closed_by)
 
     def dismiss(
         self, incident_id: str, *, reason: str, dismissed_by: str, by_person: bool = False
     ) -> None:
         """Record the incident as a false positive (a person may dismiss a halted one too)."""
-        closing.dismiss(
+        resolve.dismiss(
             self, incident_id, reason=reason, dismissed_by=dismissed_by, by_person=by_person
         )
 
     def record_review(self, incident_id: str, review: Review, *, recorded_by: str) -> None:
         """Record what the post-incident review found (root cause, 5 Whys, actions)."""
-        closing.record_review(self, incident_id, review, recorded_by=recorded_by)
+        record_review(self, incident_id, review, recorded_by=recorded_by)
 
     def report(self, incident_id: str) -> Path:
         """(Re)write INCIDENT-REPORT.md from the record; return its path."""

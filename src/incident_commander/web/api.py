@@ -12,10 +12,10 @@ from fastapi import APIRouter, Path, Query, Request
 from pydantic import AfterValidator, BaseModel, BeforeValidator, Field
 
 from incident_commander.clock import isoformat
-from incident_commander.protocol.closing import Review
 from incident_commander.protocol.engine import Engine
 from incident_commander.protocol.gates import run_gates
 from incident_commander.protocol.severity import Answers
+from incident_commander.protocol.steps.review import Review
 from incident_commander.views import incident_row, incident_view
 from incident_commander.web.guard import MAX_PARAMETER, ApiRoute
 

@@ -1,4 +1,4 @@
-"""Phase 1: deploy records, declaring an incident, and assessing its severity."""
+"""Phase 1: deploy records, and declaring an incident from a signal."""
 
 from __future__ import annotations
 
@@ -11,17 +11,15 @@ from sqlalchemy.exc import IntegrityError
 
 from incident_commander.clock import isoformat, utcnow
 from incident_commander.errors import InvalidInput, TransitionRejected
-from incident_commander.protocol import approvals
 from incident_commander.protocol.journal import Journal, phase_start
 from incident_commander.protocol.limits import bounded
-from incident_commander.protocol.severity import Answers, classify
 from incident_commander.protocol.states import Status
 from incident_commander.store.models import Deploy, Incident, Signal
 
 if TYPE_CHECKING:
     from incident_commander.protocol.kernel import Kernel
 
-__all__ = ["SOURCES", "Declaration", "assess", "declare", "open_incident", "record_deploy"]
+__all__ = ["SOURCES", "Declaration", "declare", "open_incident", "record_deploy"]
 
 SOURCES = (
     "monitoring-alert",
@@ -159,63 +157,3 @@ def open_incident(kernel: Kernel, journal: Journal, declaration: Declaration) ->
             {"deploy_id": suspect.id},
         )
     return inc
-
-
-def assess(kernel: Kernel, incident_id: str, answers: Answers, *, assessed_by: str) -> str:
-    """Classify severity from recorded answers, notify, and ask for confirmation."""
-    with kernel.transaction() as journal:
-        inc = kernel.load(journal.session, incident_id)
-        if inc.severity_confirmed:
-            raise TransitionRejected(
-                f"{inc.id}: severity {inc.severity} is already confirmed; it is raised "
-                "by the engine when recovery fails"
-            )
-        if inc.pending_approval == "severity":
-            raise TransitionRejected(
-                f"{inc.id}: severity {inc.severity} awaits confirmation; answer it first "
-                "(`ic approve` --yes or --no)"
-            )
-        result = classify(answers, kernel.settings.scheme)
-        history = list((inc.assessment or {}).get("history", []))
-        if inc.severity and inc.severity != result.severity:
-            history.append(
-                {
-                    "from": inc.severity,
-                    "to": result.severity,
-                    "at": isoformat(utcnow()),
-                    "reason": f"reassessed by {assessed_by}",
-                }
-            )
-        inc.assessment = {
-            "answers": answers.model_dump(mode="json"),
-            "path": result.path,
-            "assessed_by": assessed_by,
-            "assessed_at": isoformat(utcnow()),
-            "history": history,
-        }
-        inc.severity = result.severity
-        journal.event(inc, "progress", "Assessing incident severity and affected services...")
-        journal.event(
-            inc,
-            "severity.assessed",
-            f"classified {result.severity} by {assessed_by}: {' → '.join(result.path)}",
-        )
-        if inc.status != Status.TRIAGED:
-            kernel.move(journal, inc, Status.TRIAGED, f"severity assessed as {inc.severity}")
-        level = kernel.settings.scheme.level(inc.severity)
-        journal.notify(
-            inc,
-            f"[{inc.severity}] {inc.service}: {inc.title} ({inc.id})",
-            f"Incident {inc.id} on {inc.service} classified {inc.severity} ({level.meaning}); "
-            f"response target: {level.response}. Status: {inc.status}. "
-            f"Symptoms: {'; '.join(inc.symptoms) or 'none recorded'}.",
-        )
-        approvals.ask(
-            kernel,
-            journal,
-            inc,
-            "severity",
-            inc.severity,
-            policy_says=f"approves {inc.severity} for {inc.service}",
-        )
-        return result.severity

@@ -8,7 +8,6 @@ from sqlalchemy import select
 
 from incident_commander.config import ApprovalKind
 from incident_commander.errors import ApprovalNotPending, InvalidInput
-from incident_commander.protocol import closing
 from incident_commander.protocol.journal import (
     APPROVAL_LABEL,
     Journal,
@@ -17,6 +16,7 @@ from incident_commander.protocol.journal import (
 )
 from incident_commander.protocol.limits import bounded
 from incident_commander.protocol.states import Status
+from incident_commander.protocol.steps import resolve
 from incident_commander.store.models import Decision, Incident
 
 if TYPE_CHECKING:
@@ -149,6 +149,6 @@ def apply_answer(
         if not yes:
             kernel.move(journal, inc, Status.PLANNING, f"mitigation declined by {approver}")
     elif yes:
-        closing.resolve(kernel, journal, inc, approver)
+        resolve.resolve(kernel, journal, inc, approver)
     else:
         journal.event(inc, "progress", "resolution not confirmed; the incident stays open")

@@ -27,7 +27,7 @@ from incident_commander.protocol.lease import (
     store_now,
 )
 from incident_commander.protocol.states import Status
-from incident_commander.protocol.steps import context_for
+from incident_commander.protocol.steps.plan import context_for
 from incident_commander.store.models import Execution, Incident
 
 if TYPE_CHECKING:

@@ -2,33 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from incident_commander.clock import isoformat, utcnow
-from incident_commander.errors import InvalidInput, TransitionRejected
+from incident_commander.errors import TransitionRejected
 from incident_commander.executors.base import ExecutionStatus
 from incident_commander.protocol.gates import run_gate
 from incident_commander.protocol.journal import Journal, phase_complete
 from incident_commander.protocol.states import Facts, Status, judge
 from incident_commander.store.models import Execution, Incident
-from incident_commander.store.state import resolution_of
 
 if TYPE_CHECKING:
     from incident_commander.protocol.kernel import Kernel
 
-__all__ = [
-    "EXTENDED_MONITORING",
-    "ActionItem",
-    "Review",
-    "close",
-    "dismiss",
-    "record_review",
-    "resolve",
-]
+__all__ = ["EXTENDED_MONITORING", "close", "dismiss", "resolve"]
 
 CLOSE_WAITS_FOR_MESSAGES_S = 30
 EXTENDED_MONITORING = (
@@ -159,44 +149,3 @@ def dismiss(
                 "or silence it during maintenance, so this signal does not page again",
             }
         }
-
-
-class ActionItem(BaseModel):
-    """A follow-up with an owner and a due date."""
-
-    text: str = Field(min_length=1, max_length=1000)
-    owner: str = Field(min_length=1, max_length=200)
-    due: date
-
-
-class Review(BaseModel):
-    """What the post-incident review found; every field optional, lists replace when given."""
-
-    root_cause: str | None = Field(default=None, max_length=5000)
-    whys: list[str] = Field(default_factory=list, max_length=20)
-    contributing: list[str] = Field(default_factory=list, max_length=50)
-    went_well: list[str] = Field(default_factory=list, max_length=50)
-    went_poorly: list[str] = Field(default_factory=list, max_length=50)
-    lucky: list[str] = Field(default_factory=list, max_length=50)
-    actions: list[ActionItem] = Field(default_factory=list, max_length=50)
-
-
-def record_review(kernel: Kernel, incident_id: str, review: Review, *, recorded_by: str) -> None:
-    """Add the review's findings to a resolved incident; the report is rewritten with them."""
-    with kernel.transaction() as journal:
-        inc = kernel.load(journal.session, incident_id)
-        if inc.status not in (Status.RESOLVED, Status.MONITORING, Status.CLOSED):
-            raise TransitionRejected(
-                f"{inc.id}: the post-incident review is recorded once the incident is resolved "
-                f"(now {inc.status})"
-            )
-        given = review.model_dump(mode="json", exclude_defaults=True)
-        if not given:
-            raise InvalidInput("nothing to record: give a root cause, whys, factors or actions")
-        previous = resolution_of(inc).review
-        inc.resolution = {**(inc.resolution or {}), "review": {**previous, **given}}
-        journal.event(
-            inc,
-            "postmortem.recorded",
-            f"post-incident review by {recorded_by}: {', '.join(sorted(given))}",
-        )

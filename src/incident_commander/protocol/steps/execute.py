@@ -27,7 +27,9 @@ from incident_commander.executors.base import (
 from incident_commander.plugins import EXECUTORS
 from incident_commander.protocol.journal import Journal, phase_start
 from incident_commander.protocol.lease import Heartbeat, lease_seconds, owner_id, store_now
-from incident_commander.protocol.settle import (
+from incident_commander.protocol.states import Status
+from incident_commander.protocol.steps.plan import context_for
+from incident_commander.protocol.steps.settle import (
     ExecutionOutcome,
     describe,
     in_flight,
@@ -36,8 +38,6 @@ from incident_commander.protocol.settle import (
     settle,
     unfinished,
 )
-from incident_commander.protocol.states import Status
-from incident_commander.protocol.steps import context_for
 from incident_commander.store.models import Decision, Execution, Incident
 from incident_commander.store.state import plan_of
 

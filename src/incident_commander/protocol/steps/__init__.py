@@ -1,0 +1,7 @@
+"""The protocol's steps, one module each, every one working on the kernel it is handed.
+
+``declare`` (and deploy records), ``assess``, ``approve``, ``plan`` (with readiness),
+``execute`` (and ``settle`` for an attempt whose owner died), ``validate``, ``resolve`` (close,
+dismiss) and ``review``. None imports the facade (``protocol.engine``); the import-linter
+contracts in ``pyproject.toml`` check it.
+"""
