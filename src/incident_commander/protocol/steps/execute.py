@@ -113,6 +113,13 @@ def _start(
     kernel: Kernel, incident_id: str, name: str, attempt: int, lease_s: float
 ) -> tuple[int, ExecutorConfig, ExecutionContext]:
     """Record the attempt as started (durably, with a lease) before anything runs."""
+    # The live release is read from the world before the write transaction, never inside it;
+    # the executor's own result names it again once the command ran.
+    with kernel.store.session() as session:
+        seen = kernel.load(session, incident_id, lock=False)
+        _preflight(session, seen)  # nothing is looked at, let alone run, without approval
+        config = option(kernel, seen, name)
+        before = EXECUTORS.load(config.kind)().current_release(config, context_for(kernel, seen))
     with kernel.transaction() as journal:
         inc = kernel.load(journal.session, incident_id)
         decision = _preflight(journal.session, inc)
@@ -123,7 +130,6 @@ def _start(
         if key in _attempted(journal.session, inc, decision):
             raise refuse(inc, f"attempt {key} was already run")
         config = option(kernel, inc, name)
-        executor = EXECUTORS.load(config.kind)()
         ctx = context_for(kernel, inc)
         now = store_now(journal.session)
         row = Execution(
@@ -135,7 +141,7 @@ def _start(
             status=ExecutionStatus.STARTED.value,
             owner=owner_id(),
             target_release=plan_of(inc).target_release,
-            release_before=executor.current_release(config, ctx),
+            release_before=before,
             started_at=utcnow(),
             commands=[],
             heartbeat_at=now,
