@@ -235,6 +235,9 @@ def run_argv(
     added = dict(env or {})
     run_id = uuid.uuid4().hex
     full_env = {**os.environ, **added, proctree.RUN_ID_VARIABLE: run_id}
+    work = proctree.work_tag()
+    if work is not None:  # every process of a rollback attempt can be found by its settler
+        full_env[proctree.WORK_VARIABLE] = work
     started_at = utcnow()
     start = time.monotonic()
     exit_code: int | None = None

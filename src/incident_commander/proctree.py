@@ -19,12 +19,25 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
-__all__ = ["RUN_ID_VARIABLE", "ProcessTree", "owner_guard", "prepare"]
+__all__ = [
+    "RUN_ID_VARIABLE",
+    "WORK_VARIABLE",
+    "ProcessTree",
+    "carrying",
+    "owner_guard",
+    "prepare",
+    "work_tag",
+    "working",
+]
 
 RUN_ID_VARIABLE = "IC_COMMAND_ID"
+WORK_VARIABLE = "IC_WORK"
+"""Carried by every process a piece of work (a rollback attempt) started, however deep: the
+work's own name, so that whoever settles it later can find what still runs of it."""
 _PROC = "/proc"
 _HAS_PROC = sys.platform.startswith("linux") and os.path.exists(f"{_PROC}/self/stat")
 _PR_SET_PDEATHSIG = 1
@@ -258,3 +271,44 @@ class ProcessTree:
             except OSError:
                 continue
         return False
+
+
+_work = threading.local()
+
+
+@contextmanager
+def working(tag: str) -> Iterator[None]:
+    """Commands this thread runs meanwhile carry ``tag`` in ``WORK_VARIABLE``."""
+    previous = getattr(_work, "tag", None)
+    _work.tag = tag
+    try:
+        yield
+    finally:
+        _work.tag = previous
+
+
+def work_tag() -> str | None:
+    """The tag of the work this thread is doing, if any."""
+    tag = getattr(_work, "tag", None)
+    return tag if isinstance(tag, str) else None
+
+
+def carrying(tag: str) -> list[int]:
+    """The live processes of this host whose environment carries work ``tag``."""
+    if not _HAS_PROC:
+        return []
+    wanted = f"{WORK_VARIABLE}={tag}".encode()
+    found = []
+    for name in os.listdir(_PROC):
+        if not name.isdigit():
+            continue
+        proc = read_proc(int(name))
+        if proc is None or proc.dead:
+            continue
+        try:
+            with open(f"{_PROC}/{name}/environ", "rb") as handle:
+                if wanted in handle.read().split(b"\0"):
+                    found.append(proc.pid)
+        except OSError:
+            continue
+    return sorted(found)

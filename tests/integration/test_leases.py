@@ -414,3 +414,57 @@ def test_an_option_already_attempted_under_the_approval_is_not_run_again(
     assert "second: succeeded" in result.stdout and "first:" not in result.stdout
     assert ws.ran("rollback_ok") and not ws.ran("fail")
     assert _status(ws, incident) == "validating"
+
+
+FORKING_SH = """#!/usr/bin/env bash
+here="$(cd "$(dirname "$0")/.." && pwd)"
+echo ran >> "$here/ran-wait"
+sleep 60 &
+echo $! > "$here/forked.pid"
+wait
+"""
+
+
+def test_what_a_killed_rollback_started_is_found_before_the_attempt_is_settled(
+    workspace: Workspace, db: Session
+) -> None:
+    ws = workspace
+    script = ws.root / "scripts" / "forking.sh"
+    script.write_text(FORKING_SH)
+    script.chmod(0o755)
+    ws.configure([script_option("slow", "forking.sh", timeout_seconds=60)])
+    incident = _to_awaiting(ws)
+    owner = _start_execute(ws, incident)
+    forked_file = ws.root / "forked.pid"
+    forked: int | None = None
+    try:
+        _until(lambda: forked_file.exists() and forked_file.read_text().strip(), "the fork")
+        forked = int(forked_file.read_text())
+        _until(lambda: _recorded_pid(db, incident) is not None, "the command's pid in the store")
+        pid = _recorded_pid(db, incident)
+        assert pid is not None
+        owner.send_signal(signal.SIGKILL)
+        owner.communicate(timeout=DEADLINE)
+        _until(lambda: _gone(pid), "the command to die with its owner")
+        assert not _gone(forked)  # what the command started outlives it
+        _expire_lease(db, incident)
+
+        again = ws.ic("execute", incident)
+
+        assert again.returncode == 4, again.stdout + again.stderr
+        assert f"processes its command started are still running (pid {forked})" in again.stderr
+        assert _runs(ws) == 1
+        assert _status(ws, incident) == "executing"
+    finally:
+        if forked is not None and not _gone(forked):
+            os.kill(forked, signal.SIGKILL)
+            _until(lambda: _gone(forked), "the leftover process to stop")
+        if owner.poll() is None:
+            owner.kill()
+            owner.communicate()
+
+    settled = ws.ic("execute", incident)
+
+    assert settled.returncode == 1
+    assert "outcome unknown" in settled.stdout and "nothing was re-run" in settled.stdout
+    assert _runs(ws) == 1

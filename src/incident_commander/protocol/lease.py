@@ -21,6 +21,7 @@ from sqlalchemy import text, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from incident_commander import proctree
 from incident_commander.clock import utcnow
 from incident_commander.errors import ConfigError
 from incident_commander.executors.base import ExecutionStatus
@@ -31,12 +32,13 @@ from incident_commander.store.models import Execution
 __all__ = [
     "HOST",
     "Heartbeat",
-    "command_running",
     "heartbeat_age",
     "lease_seconds",
     "owner_gone",
     "owner_id",
+    "still_running",
     "store_now",
+    "work_tag",
 ]
 
 HOST = socket.gethostname()
@@ -77,12 +79,21 @@ def owner_gone(owner: str) -> bool:
     return host == HOST and pid is not None and not pids.alive(pid)
 
 
-def command_running(row: Execution) -> bool:
-    """Whether the command recorded for ``row`` still runs here (unknowable on another host)."""
+def work_tag(row: Execution) -> str:
+    """The name every process of ``row``'s attempt carries (see ``proctree.working``)."""
+    return f"execution-{row.id}:{row.idempotency_key}"
+
+
+def still_running(row: Execution) -> list[int]:
+    """The processes of ``row``'s attempt still running here: its command, and whatever the
+    command started, however deep (unknowable on another host)."""
     host, _ = _split(row.owner)
-    if host != HOST or row.command_pid is None:
-        return False
-    return pids.running(row.command_pid, row.command_mark)
+    if host != HOST:
+        return []
+    found = set(proctree.carrying(work_tag(row)))
+    if row.command_pid is not None and pids.running(row.command_pid, row.command_mark):
+        found.add(row.command_pid)
+    return sorted(found)
 
 
 def store_now(session: Session) -> datetime:

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from incident_commander import proctree
 from incident_commander.clock import utcnow
 from incident_commander.executors.base import (
     ExecutionContext,
@@ -26,7 +27,13 @@ from incident_commander.executors.base import (
 )
 from incident_commander.plugins import EXECUTORS
 from incident_commander.protocol.journal import Journal, phase_start
-from incident_commander.protocol.lease import Heartbeat, lease_seconds, owner_id, store_now
+from incident_commander.protocol.lease import (
+    Heartbeat,
+    lease_seconds,
+    owner_id,
+    store_now,
+    work_tag,
+)
 from incident_commander.protocol.states import Status
 from incident_commander.protocol.steps.plan import context_for
 from incident_commander.protocol.steps.settle import (
@@ -111,8 +118,11 @@ def _claim(journal: Journal, inc: Incident, row: Execution) -> None:
 
 def _start(
     kernel: Kernel, incident_id: str, name: str, attempt: int, lease_s: float
-) -> tuple[int, ExecutorConfig, ExecutionContext]:
-    """Record the attempt as started (durably, with a lease) before anything runs."""
+) -> tuple[int, str, ExecutorConfig, ExecutionContext]:
+    """Record the attempt as started (durably, with a lease) before anything runs.
+
+    Returns the execution's id, the tag its processes will carry, its option and context.
+    """
     # The live release is read from the world before the write transaction, never inside it;
     # the executor's own result names it again once the command ran.
     with kernel.store.session() as session:
@@ -157,7 +167,7 @@ def _start(
             "execution.started",
             f"running {name} ({config.kind}) → {row.target_release}; key {row.idempotency_key}",
         )
-        return row.id, config, ctx
+        return row.id, work_tag(row), config, ctx
 
 
 def _record(row: Execution, result: ExecutionResult) -> None:
@@ -239,9 +249,9 @@ def execute(kernel: Kernel, incident_id: str) -> ExecutionOutcome:
         ]
     outcome = ExecutionOutcome()
     for index, (attempt, name) in enumerate(todo):
-        execution_id, config, ctx = _start(kernel, incident_id, name, attempt, lease_s)
+        execution_id, tag, config, ctx = _start(kernel, incident_id, name, attempt, lease_s)
         executor = EXECUTORS.load(config.kind)()
-        with Heartbeat(kernel.store, execution_id, owner_id(), lease_s):
+        with Heartbeat(kernel.store, execution_id, owner_id(), lease_s), proctree.working(tag):
             try:
                 result = executor.execute(config, ctx)
             except Exception as exc:  # an executor bug is a failed attempt, not a lost incident

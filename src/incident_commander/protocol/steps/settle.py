@@ -21,9 +21,9 @@ from incident_commander.executors.base import ExecutionStatus, ExecutorConfig
 from incident_commander.plugins import EXECUTORS
 from incident_commander.protocol.journal import Journal
 from incident_commander.protocol.lease import (
-    command_running,
     heartbeat_age,
     owner_gone,
+    still_running,
     store_now,
 )
 from incident_commander.protocol.states import Status
@@ -89,12 +89,18 @@ def _check(journal: Journal, inc: Incident, row: Execution) -> str:
         why = f"owner {row.owner} stopped renewing its lease, {age}"
     else:
         raise refuse(inc, describe(row, journal.session))
-    if command_running(row):
+    alive = still_running(row)
+    if alive:
+        if row.command_pid in alive:
+            what = f"its command is still running (pid {row.command_pid})"
+        else:
+            shown = ", ".join(str(pid) for pid in alive[:10])
+            what = f"processes its command started are still running (pid {shown})"
         raise refuse(
             inc,
-            f"execution {row.id} ({row.option_name}) lost its owner ({why}), but its command "
-            f"is still running (pid {row.command_pid}); nothing was started: wait for it to "
-            "finish or stop it, then run `ic execute` again",
+            f"execution {row.id} ({row.option_name}) lost its owner ({why}), but {what}; "
+            "nothing was started: wait for them to finish or stop them, then run "
+            "`ic execute` again",
         )
     return why
 
