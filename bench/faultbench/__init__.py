@@ -1,0 +1,1 @@
+"""The scenarios of ``bench/faults.py``, one module per kind of fault."""
