@@ -63,7 +63,7 @@ def killed_executes(
                 time.sleep(LEASE_SECONDS + 0.3)  # the lease has expired
                 again = ws.ic("execute", incident)
                 deadline = time.monotonic() + 30
-                while "is still running" in again.stderr and time.monotonic() < deadline:
+                while "still running" in again.stderr and time.monotonic() < deadline:
                     seen_running += 1
                     time.sleep(0.5)
                     again = ws.ic("execute", incident)
