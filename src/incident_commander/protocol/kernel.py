@@ -34,9 +34,11 @@ EventListener = Callable[[str, str, str], None]
 
 
 class Kernel:
-    """Transaction, load, facts, move, halt: what each step of the protocol works with."""
+    """Transaction, load, facts, move, halt: what each step of the protocol works with.
 
-    """The protocol's steps. Each step is one transaction; evidence is written after commit."""
+    Each step is one transaction; its messages go out and its evidence is written after the
+    commit.
+    """
 
     def __init__(
         self, settings: Settings, store: Store, *, on_event: EventListener | None = None
