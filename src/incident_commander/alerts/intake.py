@@ -28,6 +28,7 @@ from incident_commander.alerts.rules import (
     AlertRules,
     Batch,
     IngestResult,
+    Lookups,
 )
 from incident_commander.alerts.signal import AlertSignal
 from incident_commander.alerts.tuning import write_alert_tuning
@@ -199,7 +200,8 @@ class AlertIntake:
                 self.kernel.store.lock_transaction(journal.session, LOCK)
                 fresh = self._sort_out(journal, jobs)  # retries are answered, not read again
                 signals = [signal for job in fresh for signal in job.signals]
-                batch = Batch(journal, self.known.load(journal.session, signals))
+                known = self.known.load(journal.session, signals)
+                batch = Batch(journal, known, Lookups(journal))
                 for job in fresh:
                     job.result = batch.result = IngestResult(received=len(job.signals))
                     batch.repair = job.repair

@@ -31,6 +31,7 @@ __all__ = [
     "AlertRules",
     "Batch",
     "IngestResult",
+    "Lookups",
     "Pending",
     "group_key",
 ]
@@ -81,12 +82,31 @@ class Pending:
     result: IngestResult
 
 
+class Lookups:
+    """Where the rules learn of incidents: the write transaction's locked rows.
+
+    The rules ask only through this, so a unit test can answer from memory instead.
+    """
+
+    def __init__(self, journal: Journal) -> None:
+        self.journal = journal
+
+    def open_incident(self, key: str) -> Incident | None:
+        """The newest incident of group ``key`` that alerts may still join."""
+        return open_incident_of(self.journal, key)
+
+    def incident(self, incident_id: str) -> Incident | None:
+        """An incident by id, locked for the write."""
+        return self.journal.session.get(Incident, incident_id, with_for_update=True)
+
+
 @dataclass
 class Batch:
     """What the deliveries of one transaction work with."""
 
     journal: Journal
     known: dict[tuple[str, str], AlertRow]
+    lookups: Lookups
     now: datetime = field(default_factory=utcnow)
     result: IngestResult = field(default_factory=IngestResult)
     pending: list[Pending] = field(default_factory=list)
@@ -172,7 +192,7 @@ class AlertRules:
 
     def _incident_for(self, batch: Batch, key: str) -> Incident | None:
         if key not in batch.open_by_group:
-            batch.open_by_group[key] = open_incident_of(batch.journal, key)
+            batch.open_by_group[key] = batch.lookups.open_incident(key)
         return batch.open_by_group[key]
 
     def _first_sight(self, batch: Batch, row: AlertRow, signal: AlertSignal, now: datetime) -> None:
@@ -222,11 +242,7 @@ class AlertRules:
         flips = [f for f in row.flips if datetime.fromisoformat(f) >= now - window]
         row.flips = [*flips, isoformat(now)]
         row.status = signal.status
-        inc = (
-            journal.session.get(Incident, row.incident_id, with_for_update=True)
-            if row.incident_id
-            else None
-        )
+        inc = batch.lookups.incident(row.incident_id) if row.incident_id else None
         unconfirmed = inc is not None and Status(inc.status) in UNCONFIRMED
         assert row.starts_at is not None  # read by KnownAlerts.load for every status change
         if len(row.flips) >= self.settings.flap_flips:
