@@ -281,10 +281,15 @@ def run_demo(
             timer.cancel()
         if signal is None:
             raise InvalidInput(f"no failure detected within {timings.detect_timeout_s:g} s")
-        # The probe's alert enters through the same intake as every alert of `ic serve`.
-        taken = AlertIntake(commander.engine).ingest([probe_alert(signal)], source="health-probe")
+        # The probe's alert enters through the same intake as every alert of `ic serve`. Its
+        # incident's folder is rendered by the first step the driver takes, right after (and
+        # once more below), so the rollback does not wait for an extra rendering.
+        behind: set[str] = set()
+        intake = AlertIntake(commander.engine, refresh=lambda ids, tuning: behind.update(ids))
+        taken = intake.ingest([probe_alert(signal)], source="health-probe")
         incident_id = taken.alerts[0]["incident_id"]
         outcome = commander.engine.run(incident_id)
+        intake.refresh_now(behind, True)
         commander.engine.outbox.flush(30)  # the gates read what the messages' delivery recorded
         record = commander.engine.record(incident_id)
         gates = run_gates("all", record, commander.engine)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -45,6 +46,8 @@ class Steps(Protocol):
 
     def load(self, session: Session, incident_id: str, *, lock: bool = True) -> Incident: ...
 
+    def sync(self, incident_id: str, *, postmortem: bool = False) -> None: ...
+
 
 __all__ = ["MAX_ATTEMPTS", "Outbox"]
 
@@ -76,6 +79,11 @@ class Outbox:
         self._workers: set[str] = set()
         self._busy = 0
         self._changed = threading.Condition()
+        self._stale: set[str] = set()
+        # Told of incidents whose evidence a delivery left behind the store. Unset, they are
+        # re-rendered by ``flush`` (and by the next step on each incident, which renders it
+        # anyway): a delivery never renders a folder while a step is working.
+        self.on_stale: Callable[[set[str]], None] | None = None
 
     def submit(self, rows: list[tuple[int, str]]) -> None:
         """Deliver these committed notifications (id, channel) soon, in the background."""
@@ -91,9 +99,14 @@ class Outbox:
             self._changed.notify_all()
 
     def flush(self, timeout: float) -> bool:
-        """Wait until everything submitted so far was tried; ``False`` if time ran out first."""
+        """Wait until everything submitted so far was tried, then bring the evidence of the
+        incidents it touched up to date; ``False`` if time ran out first."""
         with self._changed:
-            return self._changed.wait_for(lambda: self._busy == 0, timeout)
+            done = self._changed.wait_for(lambda: self._busy == 0, timeout)
+            stale, self._stale = self._stale, set()
+        for incident_id in sorted(stale):
+            self.engine.sync(incident_id)
+        return done
 
     def retry_failed(self) -> int:
         """Submit failed notifications that have attempts left; return how many."""
@@ -129,7 +142,7 @@ class Outbox:
         if letter is None:
             return
         ok, detail = self._send(letter)
-        with self.engine.transaction() as journal:
+        with self.engine.transaction(sync=False) as journal:
             row = journal.session.get(Notification, notification_id, with_for_update=True)
             if row is None or row.status == "sent":
                 return
@@ -146,6 +159,13 @@ class Outbox:
             )
             if ok and inc.resolution and not resolution_of(inc).stakeholders_informed:
                 inc.resolution = {**inc.resolution, "stakeholders_informed": True}
+
+    def _behind(self, incident_id: str) -> None:
+        if self.on_stale is not None:
+            self.on_stale({incident_id})
+            return
+        with self._changed:
+            self._stale.add(incident_id)
 
     def _read(self, notification_id: int) -> _Letter | None:
         with self.engine.store.session() as session:

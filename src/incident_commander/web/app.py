@@ -41,6 +41,8 @@ def create_app(
     intake = AlertIntake(commander.engine, on_opened=driver.submit, refresh=refresher)
     loop = ProbeLoop(commander.settings.services, intake) if probes else None
     housekeeper = Housekeeper(intake)
+    # Deliveries of notifications leave their incidents' evidence to the refresher's rounds.
+    commander.engine.outbox.on_stale = lambda incidents: refresher(incidents, False)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

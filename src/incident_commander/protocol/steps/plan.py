@@ -73,7 +73,8 @@ def plan(
     chosen_by: str | None = None,
 ) -> dict[str, Any]:
     """Write the plan and readiness checklist; ask for approval, or halt with the reason."""
-    with kernel.transaction() as journal:
+    # The plan's evidence is rendered once, after the readiness write (or the halt).
+    with kernel.transaction(sync=False) as journal:
         session = journal.session
         inc = kernel.load(session, incident_id)
         if inc.status == Status.HALTED and inc.resume_status == Status.PLANNING:
@@ -132,23 +133,28 @@ def plan(
                 else f"no rollback mechanism is configured for service {inc.service}"
             )
             kernel.halt(journal, inc, why)
-            return inc.plan
-        journal.event(inc, "progress", "Validating rollback readiness and dependencies...")
-        ctx = context_for(kernel, inc)
+        else:
+            journal.event(inc, "progress", "Validating rollback readiness and dependencies...")
+            ctx = context_for(kernel, inc)
+        written = dict(inc.plan)
+    if not chosen:
+        kernel.sync(incident_id)
+        return written
     # Readiness touches the world (a script's dry run, a provider's tool): never inside the
     # step's transaction, so a slow check holds up no other writer.
     by_name = {c.name: c for c in configs}
     items, ready = _readiness(ctx, by_name, chosen)
     with kernel.transaction() as journal:
         inc = kernel.load(journal.session, incident_id)
-        if Status(inc.status) != Status.PLANNING or (inc.plan or {}).get("revision") != revision:
-            raise TransitionRejected(
-                f"{inc.id}: the plan changed while its readiness was checked (now {inc.status}); "
-                "look at `ic show` and plan again"
-            )
-        _record_readiness(kernel, journal, inc, by_name, ctx, items, ready)
-        assert inc.plan is not None
-        return inc.plan
+        now = inc.status
+        if Status(now) == Status.PLANNING and plan_of(inc).revision == revision:
+            _record_readiness(kernel, journal, inc, by_name, ctx, items, ready)
+            return dict(inc.plan or {})
+    kernel.sync(incident_id)  # the plan written above is on record: show it
+    raise TransitionRejected(
+        f"{incident_id}: the plan changed while its readiness was checked (now {now}); "
+        "look at `ic show` and plan again"
+    )
 
 
 def _readiness(
