@@ -59,7 +59,7 @@ class Kernel:
             journal = Journal(session, self.settings)
             yield journal
         # Committed: now the messages the step queued may go out (never from inside it).
-        self.outbox.submit([(row.id, row.channel) for row in journal.queued])
+        self.outbox.submit(journal.queued)
         for incident_id, kind, text in journal.emitted:
             self.on_event(incident_id, kind, text)
         if not sync:

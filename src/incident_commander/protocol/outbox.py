@@ -75,7 +75,7 @@ class Outbox:
 
     def __init__(self, engine: Steps) -> None:
         self.engine = engine
-        self._queues: dict[str, deque[int]] = {}
+        self._queues: dict[str, deque[_Letter | tuple[int, str]]] = {}
         self._workers: set[str] = set()
         self._busy = 0
         self._changed = threading.Condition()
@@ -85,11 +85,21 @@ class Outbox:
         # anyway): a delivery never renders a folder while a step is working.
         self.on_stale: Callable[[set[str]], None] | None = None
 
-    def submit(self, rows: list[tuple[int, str]]) -> None:
-        """Deliver these committed notifications (id, channel) soon, in the background."""
+    def submit(self, rows: list[Notification]) -> None:
+        """Deliver these committed notifications soon, in the background."""
+        self._enqueue(
+            [
+                _Letter(row.id, row.incident_id, row.channel, row.audience, row.subject, row.body)
+                for row in rows
+            ]
+        )
+
+    def _enqueue(self, items: list[_Letter | tuple[int, str]]) -> None:
+        """Queue letters (read already) or (id, channel) pairs (read again before sending)."""
         with self._changed:
-            for notification_id, channel in rows:
-                self._queues.setdefault(channel, deque()).append(notification_id)
+            for item in items:
+                channel = item.channel if isinstance(item, _Letter) else item[1]
+                self._queues.setdefault(channel, deque()).append(item)
                 self._busy += 1
                 if channel not in self._workers:
                     self._workers.add(channel)
@@ -116,7 +126,7 @@ class Outbox:
                 .where(Notification.status == "failed", Notification.attempts < MAX_ATTEMPTS)
                 .order_by(Notification.id)
             ).all()
-        self.submit([(row.id, row.channel) for row in rows])
+        self._enqueue([(row.id, row.channel) for row in rows])
         return len(rows)
 
     def _work(self, channel: str) -> None:
@@ -126,21 +136,28 @@ class Outbox:
                 if not self._changed.wait_for(lambda: bool(queue), timeout=5):
                     self._workers.discard(channel)
                     return
-                notification_id = queue.popleft()
+                item = queue.popleft()
             try:
-                self.deliver(notification_id)
+                self.deliver(item)
             except Exception:
-                log.exception("recording notification %s failed", notification_id)
+                log.exception("recording notification %s failed", item)
             finally:
                 with self._changed:
                     self._busy -= 1
                     self._changed.notify_all()
 
-    def deliver(self, notification_id: int) -> None:
-        """Send one notification now and record what happened (a no-op once it was sent)."""
-        letter = self._read(notification_id)
+    def deliver(self, item: _Letter | tuple[int, str] | int) -> None:
+        """Send one notification now and record what happened (a no-op once it was sent).
+
+        ``item`` is the letter a step just committed, or a notification's id to read again.
+        """
+        if isinstance(item, _Letter):
+            letter: _Letter | None = item
+        else:
+            letter = self._read(item[0] if isinstance(item, tuple) else item)
         if letter is None:
             return
+        notification_id = letter.id
         ok, detail = self._send(letter)
         with self.engine.transaction(sync=False) as journal:
             row = journal.session.get(Notification, notification_id, with_for_update=True)
@@ -157,6 +174,7 @@ class Outbox:
                 "notification.sent" if ok else "notification.failed",
                 f"{letter.channel} ({letter.audience}): {letter.subject} — {detail}{attempt}",
             )
+            self._behind(inc.id)
             if ok and inc.resolution and not resolution_of(inc).stakeholders_informed:
                 inc.resolution = {**inc.resolution, "stakeholders_informed": True}
 

@@ -107,6 +107,9 @@ def _check(journal: Journal, inc: Incident, row: Execution) -> str:
 
 def settle(kernel: Kernel, incident_id: str) -> ExecutionOutcome | None:
     """Settle an attempt whose owner stopped; never run it again. Returns what was found."""
+    with kernel.store.session() as session:  # the usual case, nothing to settle: no write lock
+        if unfinished(session, kernel.load(session, incident_id, lock=False)) is None:
+            return None
     with kernel.transaction() as journal:
         inc = kernel.load(journal.session, incident_id)
         row = unfinished(journal.session, inc)
