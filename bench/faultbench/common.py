@@ -25,7 +25,7 @@ from incident_commander.config import load_settings
 from incident_commander.protocol.severity import Answers
 from incident_commander.store.models import Decision, Execution, Incident
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]  # the repository
 IC = str(Path(sys.executable).parent / "ic")
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
 LEASE_SECONDS = 0.5

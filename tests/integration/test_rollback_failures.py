@@ -170,7 +170,37 @@ def _kill_mid_run(ws: Workspace, incident: str) -> None:
         proc.send_signal(signal.SIGKILL)
     finally:
         proc.wait()
-    subprocess.run(["pkill", "-f", str(ws.root / "scripts" / "hang.sh")], check=False)
+    _stop_leftovers(ws)
+
+
+def _stop_leftovers(ws: Workspace) -> None:
+    """Stop what the killed rollback started and left running (its `sleep`), as an operator
+    would before running `ic execute` again; wait until it is gone."""
+    leftovers = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/environ", "rb") as handle:
+                tagged = any(v.startswith(b"IC_WORK=") for v in handle.read().split(b"\0"))
+            here = os.readlink(f"/proc/{name}/cwd") == os.path.realpath(ws.root)
+        except OSError:
+            continue
+        if tagged and here:
+            os.kill(int(name), signal.SIGKILL)
+            leftovers.append(int(name))
+    deadline = time.monotonic() + 30
+    while any(_running(pid) for pid in leftovers):
+        assert time.monotonic() < deadline, f"leftovers {leftovers} did not stop"
+        time.sleep(0.05)
+
+
+def _running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rpartition(")")[2].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
 
 
 def test_crash_mid_rollback_is_not_rerun_blindly(workspace: Workspace) -> None:

@@ -81,7 +81,7 @@ def owner_gone(owner: str) -> bool:
 
 def work_tag(row: Execution) -> str:
     """The name every process of ``row``'s attempt carries (see ``proctree.working``)."""
-    return f"execution-{row.id}:{row.idempotency_key}"
+    return f"{row.owner}/execution-{row.id}/{row.idempotency_key}"
 
 
 def still_running(row: Execution) -> list[int]:
