@@ -116,20 +116,26 @@ def _claim(journal: Journal, inc: Incident, row: Execution) -> None:
         raise refuse(inc, f"attempt {row.idempotency_key} was already started") from None
 
 
+def _live_release(kernel: Kernel, inc: Incident, name: str) -> str | None:
+    """The release live now, as option ``name``'s executor tells it (``None`` if it cannot)."""
+    config = option(kernel, inc, name)
+    return EXECUTORS.load(config.kind)().current_release(config, context_for(kernel, inc))
+
+
 def _start(
-    kernel: Kernel, incident_id: str, name: str, attempt: int, lease_s: float
+    kernel: Kernel,
+    incident_id: str,
+    name: str,
+    attempt: int,
+    lease_s: float,
+    before: str | None,
 ) -> tuple[int, str, ExecutorConfig, ExecutionContext]:
     """Record the attempt as started (durably, with a lease) before anything runs.
 
-    Returns the execution's id, the tag its processes will carry, its option and context.
+    ``before`` is the release live before it, read outside the transaction (the executor's own
+    result names it again once the command ran). Returns the execution's id, the tag its
+    processes will carry, its option and context.
     """
-    # The live release is read from the world before the write transaction, never inside it;
-    # the executor's own result names it again once the command ran.
-    with kernel.store.session() as session:
-        seen = kernel.load(session, incident_id, lock=False)
-        _preflight(session, seen)  # nothing is looked at, let alone run, without approval
-        config = option(kernel, seen, name)
-        before = EXECUTORS.load(config.kind)().current_release(config, context_for(kernel, seen))
     with kernel.transaction() as journal:
         inc = kernel.load(journal.session, incident_id)
         decision = _preflight(journal.session, inc)
@@ -233,23 +239,33 @@ def execute(kernel: Kernel, incident_id: str) -> ExecutionOutcome:
 
     Options already attempted under this approval are not run again.
     """
-    settled = settle(kernel, incident_id)
-    if settled is not None:
-        return settled
     lease_s = lease_seconds()
+    # One read, without the write lock: an attempt to settle, or the options still to run (and
+    # the release live before the first of them: read from the world outside any transaction).
     with kernel.store.session() as session:
         inc = kernel.load(session, incident_id, lock=False)
-        decision = _preflight(session, inc)
-        chosen = plan_of(inc).chosen
-        done = _attempted(session, inc, decision)
-        todo = [
-            (attempt, name)
-            for attempt, name in enumerate(chosen, start=1)
-            if _key(inc, decision, name, attempt) not in done
-        ]
+        lost = unfinished(session, inc) is not None
+        if not lost:
+            decision = _preflight(session, inc)  # nothing is looked at without approval
+            chosen = plan_of(inc).chosen
+            done = _attempted(session, inc, decision)
+            todo = [
+                (attempt, name)
+                for attempt, name in enumerate(chosen, start=1)
+                if _key(inc, decision, name, attempt) not in done
+            ]
+            before = _live_release(kernel, inc, todo[0][1]) if todo else None
+    if lost:
+        settled = settle(kernel, incident_id)
+        if settled is not None:
+            return settled
+        return execute(kernel, incident_id)  # settled meanwhile by another process
     outcome = ExecutionOutcome()
     for index, (attempt, name) in enumerate(todo):
-        execution_id, tag, config, ctx = _start(kernel, incident_id, name, attempt, lease_s)
+        if index > 0:
+            with kernel.store.session() as session:
+                before = _live_release(kernel, kernel.load(session, incident_id, lock=False), name)
+        execution_id, tag, config, ctx = _start(kernel, incident_id, name, attempt, lease_s, before)
         executor = EXECUTORS.load(config.kind)()
         with Heartbeat(kernel.store, execution_id, owner_id(), lease_s), proctree.working(tag):
             try:
