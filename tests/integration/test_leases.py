@@ -7,11 +7,9 @@ import os
 import re
 import signal
 import subprocess
-import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, select, update
@@ -21,6 +19,7 @@ from incident_commander.clock import utcnow
 from incident_commander.protocol.pids import mark_of
 from incident_commander.store.models import Decision, Execution, Incident
 from tests.conftest import ic_path
+from tests.waiting import until
 from tests.workspace import Workspace, script_option
 
 # Appends a line per run (so a test can count runs), then waits until the test lets it finish.
@@ -32,14 +31,6 @@ echo "finished"
 """
 
 DEADLINE = 60.0
-
-
-def _until(condition: Any, what: str) -> None:
-    """Wait for a state (polling), failing with ``what`` if it never comes."""
-    deadline = time.monotonic() + DEADLINE
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
 
 
 def _runs(ws: Workspace) -> int:
@@ -201,7 +192,7 @@ def test_racing_executes_run_the_script_once(postgres_url: str, tmp_path: Path) 
         ws.configure([script_option("only", "wait.sh", timeout_seconds=60)])
         incident = _to_awaiting(ws)
         racers = [_start_execute(ws, incident) for _ in range(2)]
-        _until(lambda: any(p.poll() is not None for p in racers), "one racer to give up")
+        until(lambda: any(p.poll() is not None for p in racers), "one racer to give up")
         (ws.root / "finish-wait").touch()
         outputs = [p.communicate(timeout=DEADLINE) for p in racers]
     finally:
@@ -224,7 +215,7 @@ def test_a_second_incident_of_the_service_waits_for_the_one_in_flight(
     second = _to_awaiting(ws)
     running = _start_execute(ws, first)
     try:
-        _until(lambda: _runs(ws) == 1, "the first rollback to start")
+        until(lambda: _runs(ws) == 1, "the first rollback to start")
 
         refused = ws.ic("execute", second)
 
@@ -267,12 +258,12 @@ def test_a_killed_owner_takes_its_command_along_and_a_survivor_is_never_replaced
     owner = _start_execute(ws, incident)
     survivor: subprocess.Popen[bytes] | None = None
     try:
-        _until(lambda: _recorded_pid(db, incident) is not None, "the command's pid in the store")
+        until(lambda: _recorded_pid(db, incident) is not None, "the command's pid in the store")
         pid = _recorded_pid(db, incident)
         assert pid is not None and _runs(ws) == 1
         owner.send_signal(signal.SIGKILL)
         owner.communicate(timeout=DEADLINE)
-        _until(lambda: _gone(pid), "the command to die with its owner")
+        until(lambda: _gone(pid), "the command to die with its owner")
 
         # Where a command can outlive its owner (no parent-death signal on that system), the
         # settle path must find it running and start nothing: stand one in for it.
@@ -316,12 +307,12 @@ def test_the_real_outcome_of_a_late_command_is_recorded_when_its_owner_wakes(
     incident = _to_awaiting(ws)
     owner = _start_execute(ws, incident)
     try:
-        _until(lambda: _recorded_pid(db, incident) is not None, "the command's pid in the store")
+        until(lambda: _recorded_pid(db, incident) is not None, "the command's pid in the store")
         pid = _recorded_pid(db, incident)
         assert pid is not None
         owner.send_signal(signal.SIGSTOP)  # the owner stalls; its lease runs out
         (ws.root / "finish-wait").touch()
-        _until(lambda: _gone(pid), "the command to finish")
+        until(lambda: _gone(pid), "the command to finish")
         _expire_lease(db, incident)
         settled = ws.ic("execute", incident)
         assert settled.returncode == 1, settled.stdout + settled.stderr
@@ -367,7 +358,7 @@ def test_the_owner_renews_its_lease_while_the_command_runs(
                 and (row.heartbeat_at - row.started_at).total_seconds() > 2
             )
 
-        _until(renewed_past_the_first_lease, "the lease to be renewed beyond its first second")
+        until(renewed_past_the_first_lease, "the lease to be renewed beyond its first second")
 
         again = ws.ic("execute", incident)
 
@@ -438,14 +429,14 @@ def test_what_a_killed_rollback_started_is_found_before_the_attempt_is_settled(
     forked_file = ws.root / "forked.pid"
     forked: int | None = None
     try:
-        _until(lambda: forked_file.exists() and forked_file.read_text().strip(), "the fork")
+        until(lambda: forked_file.exists() and forked_file.read_text().strip(), "the fork")
         forked = int(forked_file.read_text())
-        _until(lambda: _recorded_pid(db, incident) is not None, "the command's pid in the store")
+        until(lambda: _recorded_pid(db, incident) is not None, "the command's pid in the store")
         pid = _recorded_pid(db, incident)
         assert pid is not None
         owner.send_signal(signal.SIGKILL)
         owner.communicate(timeout=DEADLINE)
-        _until(lambda: _gone(pid), "the command to die with its owner")
+        until(lambda: _gone(pid), "the command to die with its owner")
         assert not _gone(forked)  # what the command started outlives it
         _expire_lease(db, incident)
 
@@ -458,7 +449,7 @@ def test_what_a_killed_rollback_started_is_found_before_the_attempt_is_settled(
     finally:
         if forked is not None and not _gone(forked):
             os.kill(forked, signal.SIGKILL)
-            _until(lambda: _gone(forked), "the leftover process to stop")
+            until(lambda: _gone(forked), "the leftover process to stop")
         if owner.poll() is None:
             owner.kill()
             owner.communicate()

@@ -14,6 +14,7 @@ import pytest
 
 from incident_commander.process import OUTPUT_LIMIT, run_argv
 from incident_commander.redact import MASK
+from tests.waiting import until
 
 # Each script writes the pid of the process meant to outlive it to the file named by $1.
 ESCAPES = {
@@ -57,18 +58,8 @@ def _running(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
 
 
-def _wait_for(condition: object, within: float = 10.0) -> bool:
-    assert callable(condition)
-    deadline = time.monotonic() + within
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
-
-
 def _pid_in(path: Path) -> int:
-    assert _wait_for(lambda: path.exists() and path.read_text().strip()), f"{path} never written"
+    until(lambda: path.exists() and path.read_text().strip(), f"{path} to be written", within=10)
     return int(path.read_text())
 
 
@@ -100,7 +91,7 @@ def test_deadline_kills_a_child_that_left_the_session(
     assert record.error is not None and record.error.startswith("timed out after 2 s")
     assert record.stdout == "started\n"
     escaped = _pid_in(pid_file)
-    assert _wait_for(lambda: not _running(escaped)), "the escaped child still runs"
+    until(lambda: not _running(escaped), "the escaped child to die", within=10)
 
 
 def _in_session(session: int) -> list[int]:
@@ -138,7 +129,7 @@ def test_exit_with_a_daemon_holding_output_returns_and_kills_it(
     assert not record.ok
     assert record.stdout == "main done\ndaemon started\n"
     daemon = _pid_in(pid_file)
-    assert _wait_for(lambda: not _running(daemon)), "the daemon still runs"
+    until(lambda: not _running(daemon), "the daemon to die", within=10)
 
 
 def test_command_dies_with_the_process_that_started_it(tmp_path: Path, pid_file: Path) -> None:
@@ -155,7 +146,7 @@ def test_command_dies_with_the_process_that_started_it(tmp_path: Path, pid_file:
     finally:
         owner.wait()
 
-    assert _wait_for(lambda: not _running(command)), "the command outlived its owner"
+    until(lambda: not _running(command), "the command to die with its owner", within=10)
 
 
 SECRET = "hunter2-Very-Secret-Value"

@@ -6,9 +6,9 @@ import json
 import os
 import signal
 import subprocess
-import time
 
 from tests.conftest import ic_path
+from tests.waiting import until
 from tests.workspace import Workspace, script_option
 
 
@@ -163,10 +163,7 @@ def _kill_mid_run(ws: Workspace, incident: str) -> None:
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 30
-        while not ws.ran("hang") and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert ws.ran("hang"), "the hanging command never started"
+        until(lambda: ws.ran("hang"), "the hanging command to start", within=30)
         proc.send_signal(signal.SIGKILL)
     finally:
         proc.wait()
@@ -189,10 +186,7 @@ def _stop_leftovers(ws: Workspace) -> None:
         if tagged and here:
             os.kill(int(name), signal.SIGKILL)
             leftovers.append(int(name))
-    deadline = time.monotonic() + 30
-    while any(_running(pid) for pid in leftovers):
-        assert time.monotonic() < deadline, f"leftovers {leftovers} did not stop"
-        time.sleep(0.05)
+    until(lambda: not any(_running(pid) for pid in leftovers), f"{leftovers} to stop", within=30)
 
 
 def _running(pid: int) -> bool:
