@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 import sys
 import uuid
 from collections.abc import Callable, Iterator
@@ -17,68 +16,21 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from faultbench.common import EVIDENCE_KEY, ROOT, Report, Workspace, ic, sql_engine
-from incident_commander.app import Commander
-from incident_commander.config import load_settings
 from ingest import IcServer, fresh_database
+
+# The tamper cases and their workspace copy are the tamper tests' own (a dev install has them).
+sys.path.insert(0, str(ROOT))
+from tests.integration.test_tamper import DATABASE_EDITS
+from tests.integration.test_tamper import Copy as TamperCopy
 
 # -- 4. one-row database edits ------------------------------------------------------------------
 
 
-JSON_COLUMNS = {
-    "assessment": (
-        "SELECT assessment FROM incidents WHERE id = :i",
-        "UPDATE incidents SET assessment = :v WHERE id = :i",
-    ),
-    "validation": (
-        "SELECT validation FROM incidents WHERE id = :i",
-        "UPDATE incidents SET validation = :v WHERE id = :i",
-    ),
-}
+class Copy(TamperCopy):
+    """The tamper tests' copy of a finished incident, on any store, driven by the real ``ic``."""
 
-
-class Copy:
-    """A copy of a finished incident's workspace on its own store; the test cases edit it."""
-
-    def __init__(self, root: Path, incident: str, url: str) -> None:
-        self.root = root
-        self.incident = incident
-        self.url = url
-
-    @property
-    def id(self) -> str:
-        return self.incident
-
-    @property
-    def evidence(self) -> Path:
-        return self.root / ".artifacts" / "incidents" / self.incident
-
-    def ic(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return ic(*args, cwd=self.root, env={"IC_EVIDENCE_KEY": EVIDENCE_KEY})
-
-    def sql(self, statement: str, **params: Any) -> Any:
-        engine = sql_engine(self.url)
-        try:
-            with engine.begin() as connection:
-                result = connection.execute(text(statement), params)
-                return result.scalar_one() if result.returns_rows else None
-        finally:
-            engine.dispose()
-
-    def edit_json(self, column: str, change: Callable[[dict[str, Any]], None]) -> None:
-        read, write = JSON_COLUMNS[column]
-        value = self.sql(read, i=self.id)
-        value = json.loads(value) if isinstance(value, str) else value
-        change(value)
-        self.sql(write, v=json.dumps(value), i=self.id)
-
-    def rerender(self) -> None:
-        """Bring the folder in line with the (edited) store, as the tool itself would."""
-        commander = Commander(load_settings(self.root / "ic.yaml"))
-        try:
-            commander.engine.sync(self.incident)
-        finally:
-            commander.close()
-        self.ic("report", self.incident)
+    def ic(self, *args: str, key: str | None = EVIDENCE_KEY) -> Any:
+        return ic(*args, cwd=self.root, env={"IC_EVIDENCE_KEY": key or ""})
 
 
 @contextmanager
@@ -110,9 +62,6 @@ def copied_workspace(finished: Path, root: Path, server_url: str | None) -> Iter
 
 def tamper_cases() -> dict[str, tuple[Callable[[Any], None], str]]:
     """The one-row database edits the tamper tests apply (tests/integration/test_tamper.py)."""
-    sys.path.insert(0, str(ROOT))
-    from tests.integration.test_tamper import DATABASE_EDITS
-
     return dict(DATABASE_EDITS)
 
 

@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis import GenerationMode
@@ -31,17 +30,6 @@ CHECKS = [
 ]
 # Per operation and mode: 16 operations x 2 modes stay well under half a minute.
 EXAMPLES = 12
-
-
-@pytest.fixture
-def server(tmp_path: Path, database_url: str) -> Iterator[Server]:
-    root = tmp_path / "ws"
-    root.mkdir()
-    ws = Workspace(root, database_url)
-    ws.configure()
-    started = Server(root, ws.env, "--no-probes")
-    yield started
-    assert "Traceback" not in started.stop()
 
 
 def _references(node: Any) -> Iterator[str]:

@@ -2,24 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
-
 from tests.server import Server
-from tests.workspace import Workspace
-
-
-@pytest.fixture
-def server(tmp_path: Path, database_url: str) -> Iterator[Server]:
-    root = tmp_path / "ws"
-    root.mkdir()
-    ws = Workspace(root, database_url)
-    ws.configure()
-    started = Server(root, ws.env, "--no-probes")
-    yield started
-    assert "Traceback" not in started.stop()
 
 
 def test_malformed_json_wrong_type_and_wrong_method(server: Server) -> None:

@@ -42,10 +42,11 @@ class Copy:
 
     root: Path
     incident: str
+    database_url: str | None = None  # default: the SQLite file of the copy
 
     @property
     def url(self) -> str:
-        return f"sqlite:///{self.root / 'ic.db'}"
+        return self.database_url or f"sqlite:///{self.root / 'ic.db'}"
 
     @property
     def evidence(self) -> Path:
@@ -67,7 +68,8 @@ class Copy:
 
     def edit_json(self, column: str, change: Callable[[dict[str, Any]], None]) -> None:
         read, write = JSON_COLUMNS[column]
-        value = json.loads(self.sql(read, i=self.id))
+        value = self.sql(read, i=self.id)
+        value = json.loads(value) if isinstance(value, str) else value  # PostgreSQL: decoded
         change(value)
         self.sql(write, v=json.dumps(value), i=self.id)
 
