@@ -21,6 +21,7 @@ __all__ = [
     "Executor",
     "ExecutorConfig",
     "ReadinessItem",
+    "StateFound",
     "render_argv",
 ]
 
@@ -83,6 +84,18 @@ class ExecutionResult(BaseModel):
     error: str | None = None
 
 
+class StateFound(BaseModel):
+    """What an executor's own state check finds: did the option take effect?
+
+    ``took_effect`` is ``None`` when the executor cannot tell; ``live`` is what it saw (the live
+    release, ``flag new-checkout off``, a migration revision), ``detail`` says it in a sentence.
+    """
+
+    took_effect: bool | None
+    live: str | None = None
+    detail: str
+
+
 def render_argv(argv: list[str], values: dict[str, str | None]) -> list[str]:
     """Fill ``{name}`` placeholders with validated identifiers only.
 
@@ -121,3 +134,25 @@ class Executor(ABC):
     def current_release(self, config: ExecutorConfig, ctx: ExecutionContext) -> str | None:
         """The release now live, when the executor can tell; ``None`` otherwise."""
         return None
+
+    def check_state(self, config: ExecutorConfig, ctx: ExecutionContext) -> StateFound:
+        """Whether the option's intended state is in place now (asked after its owner died).
+
+        By default: the live release is the target release. Executors whose effect is not a
+        release (a flag, a migration, a cache) override this with their own check.
+        """
+        live = self.current_release(config, ctx)
+        if live is None:
+            return StateFound(
+                took_effect=None,
+                detail=f"a {config.kind} option cannot tell whether it took effect",
+            )
+        if live == ctx.target_release:
+            return StateFound(
+                took_effect=True, live=live, detail=f"the live release is {live}, the target"
+            )
+        return StateFound(
+            took_effect=False,
+            live=live,
+            detail=f"live release {live}, not the target {ctx.target_release}",
+        )

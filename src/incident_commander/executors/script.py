@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 from typing import ClassVar
 
@@ -18,8 +17,8 @@ from incident_commander.executors.base import (
     ReadinessItem,
     render_argv,
 )
+from incident_commander.executors.toolkit import program_path, resolve_env
 from incident_commander.process import run_argv
-from incident_commander.redact import looks_secret
 
 __all__ = ["ScriptExecutor", "ScriptExecutorConfig"]
 
@@ -36,14 +35,6 @@ class ScriptExecutorConfig(ExecutorConfig):
     dry_run_argv: list[str] | None = None
 
 
-def _program_path(program: str, base_dir: Path) -> Path | None:
-    if os.sep in program:
-        path = Path(program)
-        return path if path.is_absolute() else base_dir / path
-    found = shutil.which(program)
-    return Path(found) if found else None
-
-
 class ScriptExecutor(Executor):
     """Run a script (``rollback_backend.sh --release {release}``) and judge it by its exit code."""
 
@@ -52,14 +43,9 @@ class ScriptExecutor(Executor):
     Config: ClassVar[type[ExecutorConfig]] = ScriptExecutorConfig
     has_dry_run = True
 
-    def _env(self, config: ScriptExecutorConfig) -> tuple[dict[str, str], list[str]]:
-        env = {key: os.path.expandvars(value) for key, value in config.env.items()}
-        secrets = [value for key, value in env.items() if looks_secret(key)]
-        for key, secret in config.secret_env.items():
-            value = os.path.expandvars(secret.get_secret_value())
-            env[key] = value
-            secrets.append(value)
-        return env, secrets
+    @staticmethod
+    def _env(config: ScriptExecutorConfig) -> tuple[dict[str, str], list[str]]:
+        return resolve_env(config.env, config.secret_env)
 
     def _argv(self, argv: list[str], ctx: ExecutionContext) -> list[str]:
         return render_argv(
@@ -70,7 +56,7 @@ class ScriptExecutor(Executor):
     def readiness(self, config: ExecutorConfig, ctx: ExecutionContext) -> list[ReadinessItem]:
         assert isinstance(config, ScriptExecutorConfig)
         program = config.argv[0]
-        path = _program_path(program, ctx.base_dir)
+        path = program_path(program, ctx.base_dir)
         items = [
             ReadinessItem(
                 item=f"{config.name}: script {program} exists and is executable",
@@ -127,7 +113,7 @@ class ScriptExecutor(Executor):
         assert isinstance(config, ScriptExecutorConfig)
         env, secrets = self._env(config)
         argv = self._argv(config.argv, ctx)
-        path = _program_path(argv[0], ctx.base_dir)
+        path = program_path(argv[0], ctx.base_dir)
         if path is not None and os.sep in argv[0]:
             argv = [str(path), *argv[1:]]
         record = run_argv(

@@ -9,7 +9,7 @@ state check decides: the live release is the target (took effect, validate next)
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
@@ -117,41 +117,34 @@ def settle(kernel: Kernel, incident_id: str) -> ExecutionOutcome | None:
             return None
         why = _check(journal, inc, row)
         config = option(kernel, inc, row.option_name)
-        live = EXECUTORS.load(config.kind)().current_release(config, context_for(kernel, inc))
+        ctx = replace(context_for(kernel, inc), target_release=row.target_release)
+        state = EXECUTORS.load(config.kind)().check_state(config, ctx)
         row.finished_at = utcnow()
         row.duration_s = round((row.finished_at - row.started_at).total_seconds(), 4)
-        row.release_after = live
+        row.release_after = state.live
         row.in_flight = None
-        took_effect = live is not None and live == row.target_release
-        if took_effect:
+        if state.took_effect:
             row.status = ExecutionStatus.SUCCEEDED.value
             found = (
-                f"{row.option_name} was interrupted ({why}), but the live release is {live}, "
-                "the target: the rollback took effect; validating next"
+                f"{row.option_name} was interrupted ({why}), but {state.detail}: "
+                "the rollback took effect; validating next"
             )
             inc.mitigated_at = row.finished_at
             journal.event(inc, "execution.interrupted", found)
-            kernel.move(journal, inc, Status.VALIDATING, "interrupted rollback verified by release")
+            kernel.move(journal, inc, Status.VALIDATING, "interrupted rollback verified by state")
             return ExecutionOutcome(recovered=found, took_effect=True)
         row.status = ExecutionStatus.INTERRUPTED.value
-        if live is None:
-            row.error = (
-                "outcome unknown: the owner stopped before recording it, and a "
-                f"{row.kind} option has no state check to tell whether it took effect"
-            )
+        if state.took_effect is None:
+            row.error = f"outcome unknown: the owner stopped before recording it; {state.detail}"
             found = (
-                f"{row.option_name} was interrupted ({why}); outcome unknown: a {row.kind} "
-                "option cannot tell whether it took effect; nothing was re-run; check the "
-                "service, then plan and approve again"
+                f"{row.option_name} was interrupted ({why}); outcome unknown: {state.detail}; "
+                "nothing was re-run; check the service, then plan and approve again"
             )
         else:
-            row.error = (
-                f"the owner stopped before recording the outcome; live release {live}, "
-                f"not the target {row.target_release}"
-            )
+            row.error = f"the owner stopped before recording the outcome; {state.detail}"
             found = (
-                f"{row.option_name} was interrupted ({why}); live release {live}, target "
-                f"{row.target_release}: nothing was re-run; plan and approve again"
+                f"{row.option_name} was interrupted ({why}); {state.detail}: "
+                "nothing was re-run; plan and approve again"
             )
         journal.event(inc, "execution.interrupted", found)
         kernel.move(journal, inc, Status.PLANNING, "interrupted rollback needs a new decision")
