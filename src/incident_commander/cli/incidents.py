@@ -90,6 +90,9 @@ def register(app: typer.Typer) -> None:
         data_loss: Annotated[bool, typer.Option(help="Data was lost or corrupted.")] = False,
         security: Annotated[bool, typer.Option(help="Security is compromised.")] = False,
         users_blocked: Annotated[bool, typer.Option(help="Users cannot do their work.")] = False,
+        deploys_blocked: Annotated[
+            bool, typer.Option(help="Deploys are blocked (the pipeline is broken).")
+        ] = False,
         correctness: Annotated[bool, typer.Option(help="Results are wrong.")] = False,
         slo_burn_rate: Annotated[float | None, typer.Option(help="Current SLO burn rate.")] = None,
         blast_radius: Annotated[str | None, typer.Option(help="Who or what is affected.")] = None,
@@ -121,6 +124,7 @@ def register(app: typer.Typer) -> None:
             data_loss=data_loss,
             security_compromised=security,
             users_blocked=users_blocked,
+            deploys_blocked=deploys_blocked,
             correctness_affected=correctness,
             slo_burn_rate=slo_burn_rate,
             blast_radius=blast_radius,
@@ -143,6 +147,9 @@ def register(app: typer.Typer) -> None:
         option: Annotated[
             str | None, typer.Option(help="Choose this rollback option first.")
         ] = None,
+        fix_version: Annotated[
+            str | None, typer.Option(help="The version a fix-forward option deploys.")
+        ] = None,
         yes: Yes = False,
         no: No = False,
         approver: As = None,
@@ -157,6 +164,7 @@ def register(app: typer.Typer) -> None:
             fix_minutes=fix_minutes,
             option=option,
             chosen_by=approver or me(),
+            fix_version=fix_version,
         )
         rec = written.get("recommendation", {})
         console.print(

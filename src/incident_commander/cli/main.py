@@ -93,13 +93,23 @@ def main(
 
 
 def _register() -> None:
-    from incident_commander.cli import answers, demo, evidence, incidents, listing, serve, setup
+    from incident_commander.cli import (
+        answers,
+        demo,
+        evidence,
+        executors,
+        incidents,
+        listing,
+        serve,
+        setup,
+    )
 
     setup.register(app)
     incidents.register(app)
     answers.register(app)
     listing.register(app)
     evidence.register(app)
+    executors.register(app)
     serve.register(app)
     demo.register(app)
 

@@ -168,20 +168,28 @@ def _plan(record: IncidentRecord) -> str:
         ),
         f"- Last known good release: {plan.get('target_release') or 'not identified'}",
         f"- Root cause known: {plan.get('root_cause_known')}; "
-        f"fix estimate: {plan.get('fix_minutes') or 'unknown'} min",
+        f"fix estimate: {plan.get('fix_minutes') or 'unknown'} min"
+        + (f"; fix version: {plan['fix_version']}" if plan.get("fix_version") else ""),
+        f"- Kind of incident: {', '.join(plan.get('incident_kinds') or []) or 'not known'}",
         "",
         "## Options",
         "",
-        "| option | kind | risk | reversible | expected time | prerequisites | runnable by ic |",
-        "|---|---|---|---|---|---|---|",
+        "| option | kind | purpose | risk | reversible | expected time | prerequisites "
+        "| runnable by ic |",
+        "|---|---|---|---|---|---|---|---|",
     ]
+    caveats = []
     for opt in plan.get("options", []):
+        caveats += [f"- **{opt['name']}**: {_md_cell(text)}" for text in opt.get("caveats", [])]
         lines.append(
-            f"| {opt['name']} | {opt['kind']} | {_md_cell(opt['risk'])} | "
+            f"| {opt['name']} | {opt['kind']} | {opt.get('purpose', 'rollback')} | "
+            f"{_md_cell(opt['risk'])} | "
             f"{'yes' if opt['reversible'] else 'no'} | {opt['expected_minutes']:g} min | "
             f"{_md_cell('; '.join(opt['prerequisites']))} | "
             f"{'yes' if opt['executable'] else 'no (manual)'} |"
         )
+    if caveats:
+        lines += ["", "## Read before approving", "", *caveats]
     lines += [
         "",
         "## Recommendation",

@@ -9,7 +9,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from incident_commander.process import CommandRecord
 
@@ -20,8 +20,11 @@ __all__ = [
     "ExecutionStatus",
     "Executor",
     "ExecutorConfig",
+    "IncidentKind",
+    "Purpose",
     "ReadinessItem",
     "StateFound",
+    "TestedEvidence",
     "render_argv",
 ]
 
@@ -43,6 +46,33 @@ class ExecutionStatus(StrEnum):
     INTERRUPTED = "interrupted"
 
 
+Purpose = Literal["rollback", "fix", "containment"]
+"""What an option is for: return to the last known good release, ship a fix forward, or contain
+an incident that is not a bad deploy (revoke a credential, stop writes, pause a pipeline)."""
+
+IncidentKind = Literal["bad-deploy", "security", "data-corruption", "blocked-deploys"]
+"""The kinds of incident a containment option is proposed for (read from the assessment)."""
+
+
+class TestedEvidence(BaseModel):
+    """How a fix option shows its version was tested: a marker file, or a command that exits 0.
+
+    Both may use ``{release}`` (the fix version) and ``{service}``.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    marker: str | None = None
+    command: list[str] | None = None
+    timeout_seconds: float = Field(default=60, gt=0)
+
+    @model_validator(mode="after")
+    def _one_way(self) -> TestedEvidence:
+        if (self.marker is None) == (self.command is None):
+            raise ValueError("give exactly one of marker or command")
+        return self
+
+
 class ExecutorConfig(BaseModel):
     """Fields every mitigation option has; plugins add their own."""
 
@@ -53,6 +83,22 @@ class ExecutorConfig(BaseModel):
     risk: str = "low"
     reversible: bool = True
     expected_minutes: float = 5
+    purpose: Purpose = "rollback"
+    incidents: list[IncidentKind] = Field(default_factory=list)
+    tested: TestedEvidence | None = None
+
+    @model_validator(mode="after")
+    def _purpose_fields(self) -> ExecutorConfig:
+        if self.purpose == "containment" and not self.incidents:
+            raise ValueError(
+                "a containment option names the incidents it is for "
+                "(incidents: security, data-corruption, blocked-deploys or bad-deploy)"
+            )
+        if self.purpose != "containment" and self.incidents:
+            raise ValueError("incidents is for containment options only")
+        if self.purpose != "fix" and self.tested is not None:
+            raise ValueError("tested is for fix options only")
+        return self
 
 
 @dataclass(frozen=True)
@@ -122,6 +168,11 @@ class Executor(ABC):
     title: ClassVar[str]
     Config: ClassVar[type[ExecutorConfig]]
     has_dry_run: ClassVar[bool] = False
+    needs_release: ClassVar[bool] = True
+    """Whether the option acts on a release (the last known good one, or a fix version)."""
+    requires: ClassVar[tuple[str, ...]] = ()
+    """What must be there for it to run (a binary, a credential variable), as ``ic executors``
+    lists it."""
 
     @abstractmethod
     def readiness(self, config: ExecutorConfig, ctx: ExecutionContext) -> list[ReadinessItem]:
@@ -134,6 +185,19 @@ class Executor(ABC):
     def current_release(self, config: ExecutorConfig, ctx: ExecutionContext) -> str | None:
         """The release now live, when the executor can tell; ``None`` otherwise."""
         return None
+
+    def describe(self, config: ExecutorConfig, ctx: ExecutionContext) -> str:
+        """The action in a few words, as the approval prompt and the plan name it."""
+        via = f"via {config.name} ({config.kind})"
+        if config.purpose == "fix":
+            return f"deploy fix {ctx.target_release} of {ctx.service} {via}"
+        if self.needs_release:
+            return f"roll back {ctx.service} to {ctx.target_release} {via}"
+        return f"{self.title[:1].lower()}{self.title[1:]} on {ctx.service} {via}"
+
+    def caveats(self, config: ExecutorConfig) -> list[str]:
+        """What the plan must say plainly about this option (e.g. data is not rolled back)."""
+        return []
 
     def check_state(self, config: ExecutorConfig, ctx: ExecutionContext) -> StateFound:
         """Whether the option's intended state is in place now (asked after its owner died).

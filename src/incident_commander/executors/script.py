@@ -42,6 +42,7 @@ class ScriptExecutor(Executor):
     title = "Rollback script"
     Config: ClassVar[type[ExecutorConfig]] = ScriptExecutorConfig
     has_dry_run = True
+    requires = ("the script, executable", "its environment variables set")
 
     @staticmethod
     def _env(config: ScriptExecutorConfig) -> tuple[dict[str, str], list[str]]:

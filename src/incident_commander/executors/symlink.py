@@ -49,6 +49,7 @@ class ReleaseSymlinkExecutor(Executor):
     slug = "release-symlink"
     title = "Switch release symlink"
     Config: ClassVar[type[ExecutorConfig]] = ReleaseSymlinkConfig
+    requires = ("a releases folder with the target release", "a current symlink")
 
     @staticmethod
     def _paths(config: ReleaseSymlinkConfig, ctx: ExecutionContext) -> tuple[Path, Path]:

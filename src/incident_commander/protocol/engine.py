@@ -22,6 +22,7 @@ from incident_commander.protocol.steps import (
     declare,
     execute,
     plan,
+    preflight,
     resolve,
     validate,
 )
@@ -137,6 +138,7 @@ class Engine(Kernel):
         fix_minutes: float | None = None,
         option: str | None = None,
         chosen_by: str | None = None,
+        fix_version: str | None = None,
     ) -> dict[str, Any]:
         """Write the mitigation plan, check readiness, and ask for approval, or halt (phase 2)."""
         return plan.plan(
@@ -146,7 +148,16 @@ class Engine(Kernel):
             fix_minutes=fix_minutes,
             option=option,
             chosen_by=chosen_by,
+            fix_version=fix_version,
         )
+
+    def executors(self) -> list[dict[str, Any]]:
+        """Every installed executor, what it does and what it needs."""
+        return preflight.installed_executors()
+
+    def check_options(self, service: str | None = None) -> list[dict[str, Any]]:
+        """The readiness of every configured option now, without an incident."""
+        return preflight.preflight(self, service)
 
     def execute(self, incident_id: str) -> ExecutionOutcome:
         """Run the approved plan, trying each next option when one fails (phase 3)."""

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Mapping
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
 from incident_commander.executors.base import ExecutorConfig
 from incident_commander.plugins import EXECUTORS
 
-__all__ = ["Option", "Recommendation", "options_for", "recommend"]
+__all__ = ["Option", "Recommendation", "choose", "incident_kinds", "options_for", "recommend"]
 
 FIX_FAST_MINUTES = 15
 FIX_SLOW_MINUTES = 30
@@ -26,6 +27,8 @@ class Option(BaseModel):
     reversible: bool
     expected_minutes: float
     prerequisites: list[str] = Field(default_factory=list)
+    purpose: str = "rollback"
+    caveats: list[str] = Field(default_factory=list)
 
 
 class Recommendation(BaseModel):
@@ -56,14 +59,60 @@ def recommend(
     return Recommendation(decision="investigate", path=path)
 
 
+def incident_kinds(answers: Mapping[str, Any] | None, *, suspect_deploy: bool) -> list[str]:
+    """What kind of incident the assessment describes; containment options are chosen by it."""
+    found = answers or {}
+    kinds = ["bad-deploy"] if suspect_deploy else []
+    if found.get("security_compromised"):
+        kinds.append("security")
+    if found.get("data_loss"):
+        kinds.append("data-corruption")
+    if found.get("deploys_blocked"):
+        kinds.append("blocked-deploys")
+    return kinds
+
+
+def choose(
+    configs: list[ExecutorConfig], *, decision: str, kinds: list[str]
+) -> tuple[list[str], list[str]]:
+    """The options to run in order, and why: containment for the incident's kinds first, then
+    what the rollback-or-fix tree says (a fix falls back to rolling back)."""
+    why: list[str] = []
+    containment = [
+        c.name for c in configs if c.purpose == "containment" and set(c.incidents) & set(kinds)
+    ]
+    if containment:
+        why.append(f"contain first ({', '.join(kinds)}): {', '.join(containment)}")
+    rollback = [c.name for c in configs if c.purpose == "rollback"]
+    fixes = [c.name for c in configs if c.purpose == "fix"]
+    if decision == "rollback":
+        main = rollback
+    elif decision == "fix":
+        main = fixes + rollback
+        if fixes:
+            why.append(f"fix forward: {', '.join(fixes)}; if it fails, roll back")
+    else:
+        main = []
+    return containment + main, why
+
+
+def _prerequisites(config: ExecutorConfig, has_dry_run: bool) -> list[str]:
+    if config.purpose == "fix":
+        needs = ["fix version exists", "fix version tested", "a rollback plan for the fix exists"]
+    elif config.purpose == "containment":
+        needs = ["mechanism present and runnable"]
+    else:
+        needs = ["last known good release identified", "mechanism present and runnable"]
+    if has_dry_run:
+        needs.append("dry run passes (when configured)")
+    return needs
+
+
 def options_for(rollback_options: list[ExecutorConfig]) -> list[Option]:
     """The configured, executable options first (in config order), then the manual ones."""
     options: list[Option] = []
     for config in rollback_options:
         executor = EXECUTORS.load(config.kind)
-        prerequisites = ["last known good release identified", "mechanism present and runnable"]
-        if executor.has_dry_run:
-            prerequisites.append("dry run passes (when configured)")
         options.append(
             Option(
                 name=config.name,
@@ -73,9 +122,13 @@ def options_for(rollback_options: list[ExecutorConfig]) -> list[Option]:
                 risk=config.risk,
                 reversible=config.reversible,
                 expected_minutes=config.expected_minutes,
-                prerequisites=prerequisites,
+                prerequisites=_prerequisites(config, executor.has_dry_run),
+                purpose=config.purpose,
+                caveats=executor().caveats(config),
             )
         )
+    if any(config.purpose == "fix" for config in rollback_options):
+        return options
     options.append(
         Option(
             name="hotfix",
@@ -86,6 +139,7 @@ def options_for(rollback_options: list[ExecutorConfig]) -> list[Option]:
             reversible=True,
             expected_minutes=FIX_SLOW_MINUTES,
             prerequisites=["root cause known", "fix reviewed", "deploy pipeline working"],
+            purpose="fix",
         )
     )
     return options

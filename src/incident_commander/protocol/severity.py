@@ -105,6 +105,7 @@ class Answers(BaseModel):
     data_loss: bool = False
     security_compromised: bool = False
     users_blocked: bool = False
+    deploys_blocked: bool = False
     correctness_affected: bool = False
     slo_burn_rate: float | None = None
     blast_radius: str | None = None

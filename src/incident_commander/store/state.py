@@ -35,6 +35,7 @@ class PlanState(_View):
 
     chosen: list[str] = Field(default_factory=list)
     target_release: str | None = None
+    fix_version: str | None = None
     revision: int = 0
 
 

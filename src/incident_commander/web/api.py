@@ -97,6 +97,7 @@ class PlanRequest(BaseModel):
     fix_minutes: float | None = Field(default=None, ge=0)
     option: str | None = Field(default=None, max_length=128)
     chosen_by: str = Field(default="api", max_length=200)
+    fix_version: str | None = Field(default=None, max_length=128)
 
 
 class Dismissal(BaseModel):
@@ -187,6 +188,7 @@ def plan(request: Request, incident_id: IncidentId, body: PlanRequest) -> dict[s
             fix_minutes=body.fix_minutes,
             option=body.option,
             chosen_by=body.chosen_by,
+            fix_version=body.fix_version,
         )
     return incident_view(engine, incident_id)
 

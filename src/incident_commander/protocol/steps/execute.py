@@ -119,7 +119,7 @@ def _claim(journal: Journal, inc: Incident, row: Execution) -> None:
 def _live_release(kernel: Kernel, inc: Incident, name: str) -> str | None:
     """The release live now, as option ``name``'s executor tells it (``None`` if it cannot)."""
     config = option(kernel, inc, name)
-    return EXECUTORS.load(config.kind)().current_release(config, context_for(kernel, inc))
+    return EXECUTORS.load(config.kind)().current_release(config, context_for(kernel, inc, config))
 
 
 def _start(
@@ -146,7 +146,7 @@ def _start(
         if key in _attempted(journal.session, inc, decision):
             raise refuse(inc, f"attempt {key} was already run")
         config = option(kernel, inc, name)
-        ctx = context_for(kernel, inc)
+        ctx = context_for(kernel, inc, config)
         now = store_now(journal.session)
         row = Execution(
             incident_id=inc.id,
@@ -156,7 +156,7 @@ def _start(
             decision_id=decision.id,
             status=ExecutionStatus.STARTED.value,
             owner=owner_id(),
-            target_release=plan_of(inc).target_release,
+            target_release=ctx.target_release,
             release_before=before,
             started_at=utcnow(),
             commands=[],

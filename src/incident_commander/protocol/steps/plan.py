@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -9,10 +11,11 @@ from sqlalchemy.orm import Session
 
 from incident_commander.clock import isoformat, utcnow
 from incident_commander.errors import InvalidInput, TransitionRejected
-from incident_commander.executors.base import ExecutionContext, ExecutorConfig
+from incident_commander.executors.base import IDENTIFIER, ExecutionContext, ExecutorConfig
+from incident_commander.executors.fixes import fix_items
 from incident_commander.plugins import EXECUTORS
 from incident_commander.protocol.journal import Journal
-from incident_commander.protocol.planning import options_for, recommend
+from incident_commander.protocol.planning import choose, incident_kinds, options_for, recommend
 from incident_commander.protocol.states import Status
 from incident_commander.protocol.steps import approve
 from incident_commander.store.models import Deploy, Incident
@@ -21,21 +24,18 @@ from incident_commander.store.state import plan_of
 if TYPE_CHECKING:
     from incident_commander.protocol.kernel import Kernel
 
-__all__ = ["context_for", "last_known_good", "plan"]
+__all__ = ["check_readiness", "context_for", "last_known_good", "plan", "release_before"]
 
 
-def last_known_good(session: Session, inc: Incident) -> str | None:
-    """The version deployed before the suspect (or before the latest deploy) of the service."""
-    deploys = list(
-        session.scalars(
-            select(Deploy)
-            .where(Deploy.service == inc.service, Deploy.deployed_at <= inc.first_signal_at)
-            .order_by(Deploy.deployed_at.desc(), Deploy.id.desc())
-        )
-    )
-    bad = next(
-        (d for d in deploys if d.id == inc.suspect_deploy_id), deploys[0] if deploys else None
-    )
+def release_before(
+    session: Session, service: str, *, until: datetime | None, bad_id: int | None = None
+) -> str | None:
+    """The version deployed before the bad deploy (``bad_id``, else the latest up to ``until``)."""
+    query = select(Deploy).where(Deploy.service == service)
+    if until is not None:
+        query = query.where(Deploy.deployed_at <= until)
+    deploys = list(session.scalars(query.order_by(Deploy.deployed_at.desc(), Deploy.id.desc())))
+    bad = next((d for d in deploys if d.id == bad_id), deploys[0] if deploys else None)
     if bad is None:
         return None
     for deploy in deploys:
@@ -48,13 +48,25 @@ def last_known_good(session: Session, inc: Incident) -> str | None:
     return None
 
 
+def last_known_good(session: Session, inc: Incident) -> str | None:
+    """The version deployed before the suspect (or before the latest deploy) of the service."""
+    return release_before(
+        session, inc.service, until=inc.first_signal_at, bad_id=inc.suspect_deploy_id
+    )
+
+
 def _option_configs(kernel: Kernel, inc: Incident) -> list[ExecutorConfig]:
     service = kernel.settings.services.get(inc.service)
     return list(service.rollback_options) if service else []
 
 
-def context_for(kernel: Kernel, inc: Incident) -> ExecutionContext:
-    target = plan_of(inc).target_release
+def context_for(
+    kernel: Kernel, inc: Incident, config: ExecutorConfig | None = None
+) -> ExecutionContext:
+    """What option ``config`` acts with: the last known good release, or a fix's version."""
+    state = plan_of(inc)
+    fix = config is not None and config.purpose == "fix"
+    target = state.fix_version if fix else state.target_release
     return ExecutionContext(
         incident_id=inc.id,
         service=inc.service,
@@ -71,6 +83,7 @@ def plan(
     fix_minutes: float | None = None,
     option: str | None = None,
     chosen_by: str | None = None,
+    fix_version: str | None = None,
 ) -> dict[str, Any]:
     """Write the plan and readiness checklist; ask for approval, or halt with the reason."""
     # The plan's evidence is rendered once, after the readiness write (or the halt).
@@ -91,6 +104,11 @@ def plan(
                 f"{inc.id}: no rollback option {option!r} for service {inc.service} "
                 f"(configured: {', '.join(names) or 'none'})"
             )
+        if fix_version is not None and not IDENTIFIER.match(fix_version):
+            raise InvalidInput(
+                f"{inc.id}: fix version {fix_version!r} is not a release name "
+                "(letters, digits, '.', '_', '-'; at most 128)"
+            )
         assert inc.severity is not None
         suspect = kernel.suspect_of(session, inc)
         rec = recommend(
@@ -99,12 +117,12 @@ def plan(
             root_cause_known=root_cause_known,
             fix_minutes=fix_minutes,
         )
+        kinds = incident_kinds(
+            (inc.assessment or {}).get("answers"), suspect_deploy=suspect is not None
+        )
+        chosen, reasons = choose(configs, decision=rec.decision, kinds=kinds)
         if option is not None:
-            chosen = [option] + [n for n in names if n != option]
-        elif rec.decision == "rollback":
-            chosen = names
-        else:
-            chosen = []
+            chosen = [option] + [n for n in chosen if n != option]
         target = last_known_good(session, inc)
         revision = plan_of(inc).revision + 1
         inc.plan = {
@@ -117,13 +135,17 @@ def plan(
             "chosen": chosen,
             "chosen_by": chosen_by if option else None,
             "target_release": target,
+            "fix_version": fix_version,
+            "incident_kinds": kinds,
             "suspect_deploy": suspect.version if suspect else None,
         }
         journal.event(
             inc,
             "plan.written",
             f"recommendation: {rec.decision} ({' → '.join(rec.path)}); "
-            f"order: {', '.join(chosen) or 'none'}; last known good: {target or 'unknown'}",
+            + "".join(f"{reason}; " for reason in reasons)
+            + f"order: {', '.join(chosen) or 'none'}; last known good: {target or 'unknown'}"
+            + (f"; fix version: {fix_version}" if fix_version else ""),
         )
         if not chosen:
             why = (
@@ -143,7 +165,7 @@ def plan(
     # Readiness touches the world (a script's dry run, a provider's tool): never inside the
     # step's transaction, so a slow check holds up no other writer.
     by_name = {c.name: c for c in configs}
-    items, ready = _readiness(ctx, by_name, chosen)
+    items, ready = _readiness(ctx, by_name, chosen, fix_version)
     with kernel.transaction() as journal:
         inc = kernel.load(journal.session, incident_id)
         now = inc.status
@@ -157,25 +179,50 @@ def plan(
     )
 
 
+def check_readiness(
+    ctx: ExecutionContext,
+    by_name: dict[str, ExecutorConfig],
+    chosen: list[str],
+    fix_version: str | None,
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """Each prerequisite of each chosen option, checked now; and the options that are ready."""
+    return _readiness(ctx, by_name, chosen, fix_version)
+
+
+def _requires_release(config: ExecutorConfig) -> bool:
+    return EXECUTORS.load(config.kind).needs_release and config.purpose != "containment"
+
+
 def _readiness(
-    ctx: ExecutionContext, by_name: dict[str, ExecutorConfig], chosen: list[str]
+    ctx: ExecutionContext,
+    by_name: dict[str, ExecutorConfig],
+    chosen: list[str],
+    fix_version: str | None,
 ) -> tuple[list[dict[str, Any]], list[str]]:
     """Each prerequisite of each chosen option, checked; and the options that are ready."""
-    items: list[dict[str, Any]] = [
-        {
-            "item": "last known good release identified",
-            "method": "deploy records before the suspect deploy",
-            "passed": ctx.target_release is not None,
-            "detail": ctx.target_release or "no earlier deploy of a different version recorded",
-        }
-    ]
+    items: list[dict[str, Any]] = []
+    if any(_requires_release(by_name[n]) and by_name[n].purpose == "rollback" for n in chosen):
+        items.append(
+            {
+                "item": "last known good release identified",
+                "method": "deploy records before the suspect deploy",
+                "passed": ctx.target_release is not None,
+                "detail": ctx.target_release or "no earlier deploy of a different version recorded",
+            }
+        )
+    rollbacks = [name for name, config in by_name.items() if config.purpose == "rollback"]
     ready: list[str] = []
     for name in chosen:
         config = by_name[name]
         executor = EXECUTORS.load(config.kind)()
-        option_items = [i.model_dump() for i in executor.readiness(config, ctx)]
+        option_ctx = replace(ctx, target_release=fix_version) if config.purpose == "fix" else ctx
+        found = fix_items(config, option_ctx, rollbacks) if config.purpose == "fix" else []
+        if option_ctx.target_release is not None or config.purpose != "fix":
+            found += executor.readiness(config, option_ctx)
+        option_items = [i.model_dump() for i in found]
         items.extend({**i, "option": name} for i in option_items)
-        if ctx.target_release and all(i["passed"] for i in option_items):
+        has_target = option_ctx.target_release is not None or not _requires_release(config)
+        if has_target and all(i["passed"] for i in option_items):
             ready.append(name)
     return items, ready
 
@@ -212,7 +259,7 @@ def _record_readiness(
     inc.plan = {**inc.plan, "chosen": ready}
     kernel.move(journal, inc, Status.AWAITING_APPROVAL, "plan written and readiness checked")
     first = by_name[ready[0]]
-    action = f"roll back {inc.service} to {ctx.target_release} via {first.name} ({first.kind})"
+    action = EXECUTORS.load(first.kind)().describe(first, context_for(kernel, inc, first))
     if len(ready) > 1:
         action += f", then if it fails: {', '.join(ready[1:])}"
     approve.ask(

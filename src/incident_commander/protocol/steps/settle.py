@@ -117,7 +117,7 @@ def settle(kernel: Kernel, incident_id: str) -> ExecutionOutcome | None:
             return None
         why = _check(journal, inc, row)
         config = option(kernel, inc, row.option_name)
-        ctx = replace(context_for(kernel, inc), target_release=row.target_release)
+        ctx = replace(context_for(kernel, inc, config), target_release=row.target_release)
         state = EXECUTORS.load(config.kind)().check_state(config, ctx)
         row.finished_at = utcnow()
         row.duration_s = round((row.finished_at - row.started_at).total_seconds(), 4)
