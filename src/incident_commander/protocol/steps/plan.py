@@ -245,11 +245,17 @@ def _record_readiness(
         "passed": passed,
     }
     failed = [i for i in items if not i["passed"]]
+    skipped = [i for i in failed if i.get("option") not in (None, *ready)]
     journal.event(
         inc,
         "readiness.checked",
         f"{len(items) - len(failed)}/{len(items)} prerequisites met; "
-        f"ready: {', '.join(ready) or 'none'}",
+        f"ready: {', '.join(ready) or 'none'}"
+        + (
+            "; not ready: " + "; ".join(f"{i['item']} ({i['detail']})" for i in skipped)
+            if ready and skipped
+            else ""
+        ),
     )
     if not passed:
         reasons = "; ".join(f"{i['item']}: {i['detail']}" for i in failed)
