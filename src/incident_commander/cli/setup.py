@@ -12,6 +12,7 @@ import typer
 from incident_commander.cli.render import console
 from incident_commander.config import CONFIG_FILE
 from incident_commander.errors import InvalidInput
+from incident_commander.evidence.upstream import read_deployment
 
 __all__ = ["register"]
 
@@ -41,11 +42,15 @@ def register(app: typer.Typer) -> None:
     @deploy_app.command("record")
     def record(
         ctx: typer.Context,
-        service: Annotated[str, typer.Option(help="The service deployed.")],
-        version: Annotated[str, typer.Option(help="The version deployed.")],
+        service: Annotated[str | None, typer.Option(help="The service deployed.")] = None,
+        version: Annotated[str | None, typer.Option(help="The version deployed.")] = None,
         commit: Annotated[str | None, typer.Option(help="The commit SHA.")] = None,
         by: Annotated[str | None, typer.Option(help="Who deployed.")] = None,
         at: Annotated[str | None, typer.Option(help="When (ISO 8601, default now).")] = None,
+        from_file: Annotated[
+            Path | None,
+            typer.Option("--from", help="A production-deployment-report.json naming the deploy."),
+        ] = None,
     ) -> None:
         """Record a deploy; one shortly before an incident's first signal is the suspect."""
         when = None
@@ -54,6 +59,18 @@ def register(app: typer.Typer) -> None:
                 when = datetime.fromisoformat(at.replace("Z", "+00:00"))
             except ValueError:
                 raise InvalidInput(f"--at {at!r} is not an ISO 8601 time") from None
+        if from_file is not None:
+            try:
+                report = read_deployment(from_file)
+            except ValueError as exc:
+                raise InvalidInput(str(exc)) from None
+            service = service or report.service
+            version = version or report.version
+            commit = commit or report.commit
+            by = by or report.deployed_by
+            when = when or report.deployed_at
+        if not service or not version:
+            raise InvalidInput("name the deploy: --service and --version, or --from FILE")
         deploy = ctx.obj.commander().engine.record_deploy(
             service=service, version=version, commit=commit, deployed_by=by, deployed_at=when
         )

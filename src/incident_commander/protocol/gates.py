@@ -27,6 +27,7 @@ from incident_commander.evidence.render import (
     TIMELINE,
     VALIDATION,
 )
+from incident_commander.evidence.upstream import find_inputs
 from incident_commander.reports.report import REPORT, report_sections
 from incident_commander.store.models import Deploy
 
@@ -111,7 +112,20 @@ def _prerequisites(ctx: _Context) -> list[Criterion]:
             passed=bool(options),
             found=", ".join(options) or f"no rollback_options for {ctx.inc.service}",
         ),
+        _upstream(ctx),
     ]
+
+
+def _upstream(ctx: _Context) -> Criterion:
+    """The earlier stages' artifacts: used when there, listed either way, never required."""
+    inputs = find_inputs(ctx.kernel.settings.base_dir)
+    found = [name for name, path in inputs.items() if path is not None]
+    missing = [name for name, path in inputs.items() if path is None]
+    return Criterion(
+        criterion="upstream inputs (optional: used when present)",
+        passed=True,
+        found=f"found: {', '.join(found) or 'none'}; missing: {', '.join(missing) or 'none'}",
+    )
 
 
 def _gate1(ctx: _Context) -> list[Criterion]:

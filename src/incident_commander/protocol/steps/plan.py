@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from incident_commander.clock import isoformat, utcnow
 from incident_commander.errors import InvalidInput, TransitionRejected
+from incident_commander.evidence.upstream import rehearsal_item
 from incident_commander.executors.base import IDENTIFIER, ExecutionContext, ExecutorConfig
 from incident_commander.executors.fixes import fix_items
 from incident_commander.plugins import EXECUTORS
@@ -220,6 +221,9 @@ def _readiness(
         if option_ctx.target_release is not None or config.purpose != "fix":
             found += executor.readiness(config, option_ctx)
         option_items = [i.model_dump() for i in found]
+        rehearsed = rehearsal_item(ctx.base_dir, name)
+        if rehearsed is not None:
+            option_items.append(rehearsed)
         items.extend({**i, "option": name} for i in option_items)
         has_target = option_ctx.target_release is not None or not _requires_release(config)
         if has_target and all(i["passed"] for i in option_items):
