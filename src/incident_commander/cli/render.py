@@ -95,5 +95,7 @@ def print_gates(results: list[GateResult]) -> None:
         for c in result.criteria:
             tick = "[green]✓[/]" if c.passed else "[red]✗[/]"
             console.print(f"   {tick} {escape(c.criterion)} — {escape(c.found)}")
+        for note in result.notes:
+            console.print(f"   · {escape(note)}")
         if not result.passed:
             console.print(f"   Next: {escape(result.next_step)}")

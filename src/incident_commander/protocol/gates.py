@@ -7,7 +7,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
 from incident_commander.errors import InvalidInput
@@ -73,6 +73,7 @@ class GateResult(BaseModel):
     criteria: list[Criterion]
     found: str
     next_step: str
+    notes: list[str] = Field(default_factory=list)
 
 
 def _read_json(folder: Path, name: str) -> dict[str, Any] | None:
@@ -112,20 +113,18 @@ def _prerequisites(ctx: _Context) -> list[Criterion]:
             passed=bool(options),
             found=", ".join(options) or f"no rollback_options for {ctx.inc.service}",
         ),
-        _upstream(ctx),
     ]
 
 
-def _upstream(ctx: _Context) -> Criterion:
+def _upstream(kernel: Kernel) -> list[str]:
     """The earlier stages' artifacts: used when there, listed either way, never required."""
-    inputs = find_inputs(ctx.kernel.settings.base_dir)
+    inputs = find_inputs(kernel.settings.base_dir)
     found = [name for name, path in inputs.items() if path is not None]
     missing = [name for name, path in inputs.items() if path is None]
-    return Criterion(
-        criterion="upstream inputs (optional: used when present)",
-        passed=True,
-        found=f"found: {', '.join(found) or 'none'}; missing: {', '.join(missing) or 'none'}",
-    )
+    return [
+        f"upstream inputs found: {', '.join(found) or 'none'}",
+        f"upstream inputs missing (optional): {', '.join(missing) or 'none'}",
+    ]
 
 
 def _gate1(ctx: _Context) -> list[Criterion]:
@@ -328,6 +327,7 @@ def run_gate(
         criteria=criteria,
         found="; ".join(f"{c.criterion}: {c.found}" for c in failed) or "all criteria met",
         next_step="" if not failed else NEXT_STEP[gate],
+        notes=_upstream(kernel) if gate == "prerequisites" else [],
     )
 
 
