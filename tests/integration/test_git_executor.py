@@ -216,7 +216,9 @@ def test_version_that_looks_like_an_option_never_reaches_git(workspace: Workspac
     commits = deploy_repo(ws)
     ws.configure([git_option(ws)])
     evil = "--upload-pack=touch pwned"
-    ws.ok("deploy", "record", "--service", "web", f"--version={evil}", "--at", "2025-12-31T00:00:00Z")
+    ws.ok(
+        "deploy", "record", "--service", "web", f"--version={evil}", "--at", "2025-12-31T00:00:00Z"
+    )
     ws.ok("deploy", "record", "--service", "web", "--version", "v2")
     incident = ws.ok(
         "declare", "--title", "500s", "--service", "web", "--source", "user-report", "--quiet"
@@ -249,6 +251,7 @@ def test_fixed_ref_is_checked_out_whatever_the_deploy_records_say(workspace: Wor
     git(ws.root / "deploy", "tag", "--delete", "v1")
     ws.configure([git_option(ws, ref="last-good")])
     incident, planned = to_plan(ws)
+    assert planned.returncode == 0, planned.stdout + planned.stderr
     assert checklist_item(ws, incident, "checkout: ref last-good exists")["passed"]
 
     ws.ok("execute", incident)
