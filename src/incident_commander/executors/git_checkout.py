@@ -219,7 +219,8 @@ class GitCheckoutExecutor(Executor):
             detail = _why(status)
         elif changes:
             shown = "; ".join(line.strip() for line in changes[:_SHOWN_CHANGES])
-            more = f" and {len(changes) - _SHOWN_CHANGES} more" if len(changes) > 5 else ""
+            hidden = len(changes) - _SHOWN_CHANGES
+            more = f" and {hidden} more" if hidden > 0 else ""
             detail = f"{len(changes)} local change(s): {shown}{more}"
         else:
             detail = "no local changes"
