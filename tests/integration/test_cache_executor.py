@@ -127,7 +127,9 @@ def test_invalidation_unlinks_matching_keys_in_batches_and_counts_them(
     assert "SCAN round(s) of up to 40" in commands[0]["stdout"]
     assert f"2 key(s) matching '{prefix}fragment:*' unlinked" in commands[1]["stdout"]
     assert "[AUTOMATION] flush executed: succeeded" in ws.read(incident, "incident-timeline.md")
-    assert "roll back web to v1 via flush (redis-cache)" in ws.read(incident, "decision-log.json")
+    assert "invalidate a Redis cache on web via flush (redis-cache)" in ws.read(
+        incident, "decision-log.json"
+    )
 
 
 @pytest.fixture

@@ -209,6 +209,8 @@ class RedisCacheExecutor(Executor):
     slug = "redis-cache"
     title = "Invalidate a Redis cache"
     Config: ClassVar[type[ExecutorConfig]] = RedisCacheConfig
+    needs_release = False
+    requires = ("a reachable Redis (url, password as a secret)",)
 
     def readiness(self, config: ExecutorConfig, ctx: ExecutionContext) -> list[ReadinessItem]:
         assert isinstance(config, RedisCacheConfig)

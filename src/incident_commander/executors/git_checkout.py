@@ -112,6 +112,7 @@ class GitCheckoutExecutor(Executor):
     slug = "git"
     title = "Check out a git ref"
     Config: ClassVar[type[ExecutorConfig]] = GitCheckoutConfig
+    requires = ("git on PATH", "a clean git work tree holding the target ref")
 
     @staticmethod
     def _tree(config: GitCheckoutConfig, ctx: ExecutionContext) -> Path:

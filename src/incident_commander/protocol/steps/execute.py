@@ -219,8 +219,13 @@ def _finish(
         journal.notify(
             inc,
             f"[{inc.severity}] {inc.service}: mitigation done, validating ({inc.id})",
-            f"{name} finished: release {row.release_before} → {row.release_after}. "
-            "Recovery validation is running.",
+            f"{name} finished"
+            + (
+                f": release {row.release_before} → {row.release_after}"
+                if row.release_before or row.release_after
+                else ""
+            )
+            + ". Recovery validation is running.",
         )
         return
     journal.event(inc, "error", f"[ERROR] Rollback script failed: {result.error}.")
