@@ -1,0 +1,2 @@
+#!/bin/sh
+echo "rolled back to $2"
