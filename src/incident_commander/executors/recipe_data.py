@@ -40,8 +40,8 @@ __all__ = [
 ]
 
 RUNTIME = ("release", "service", "incident_id")
-# A kube context, an image reference, a file: starts like a word, so never reads as a flag.
-NAME = r"^[A-Za-z0-9_][A-Za-z0-9._:/@+-]{0,255}$"
+# A kube context, an image reference, a file: never starts with "-", so never reads as a flag.
+NAME = r"^[A-Za-z0-9_.][A-Za-z0-9._:/@+-]{0,255}$"
 ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]{0,127}$"
 PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 _TEMPLATE_TEXT = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._:-]{0,127}")

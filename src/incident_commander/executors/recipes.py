@@ -34,12 +34,12 @@ from incident_commander.executors.recipe_data import (
     Opt,
     Raw,
     Recipe,
+    last_line,
 )
 from incident_commander.executors.toolkit import (
     binary_item,
     check_placeholders,
     credentials_item,
-    dry_run_item,
     program_path,
     resolve_env,
     result_of,
@@ -224,17 +224,33 @@ class RecipeExecutor(Executor):
         items.append(self._credentials_item(cfg, env))
         items += self.extra_items(cfg, ctx)
         if dry_run is not None and all(item.passed for item in items):
-            items.append(
-                dry_run_item(
-                    cfg.name,
-                    dry_run,
-                    cwd=self._cwd(cfg, ctx),
-                    env=env,
-                    secrets=secrets,
-                    timeout_s=cfg.timeout_seconds,
-                )
-            )
+            items.append(self._dry_run_item(cfg, dry_run, ctx, env, secrets))
         return items
+
+    def _dry_run_item(
+        self,
+        config: RecipeConfig,
+        argv: list[str],
+        ctx: ExecutionContext,
+        env: dict[str, str],
+        secrets: list[str],
+    ) -> ReadinessItem:
+        """The tool's own dry run, run now; a failure says what the tool said."""
+        record = run_argv(
+            argv,
+            timeout_s=config.timeout_seconds,
+            cwd=self._cwd(config, ctx),
+            env=env,
+            secrets=secrets,
+        )
+        found = record.error or f"exit code {record.exit_code}"
+        said = None if record.ok else last_line(record.stderr) or last_line(record.stdout)
+        return ReadinessItem(
+            item=f"{config.name}: dry run passes",
+            method=" ".join(record.argv),
+            passed=record.ok,
+            detail=f"{found}: {said}" if said else found,
+        )
 
     def extra_items(self, config: RecipeConfig, ctx: ExecutionContext) -> list[ReadinessItem]:
         """Prerequisites of this recipe beyond tool, arguments and credentials."""
