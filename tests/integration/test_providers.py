@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +22,9 @@ import pytest
 from incident_commander.executors.base import ExecutionContext, ExecutionStatus, Executor
 from incident_commander.executors.recipes import RecipeConfig
 from incident_commander.plugins import EXECUTORS
-from tests.conftest import assert_clean_error, run_ic
+from tests.conftest import assert_clean_error, ic_path, run_ic
+from tests.integration.test_rollback_failures import _stop_leftovers
+from tests.waiting import until
 from tests.workspace import Workspace, script_option
 
 STANDIN = """#!{python}
@@ -77,7 +81,7 @@ class StandIns:
 
     def calls(self) -> list[dict[str, Any]]:
         log = self.bin / "calls.jsonl"
-        lines = log.read_text().splitlines() if log.exists() else []
+        lines = log.read_text().split("\n")[:-1] if log.exists() else []  # whole lines only
         return [json.loads(line) for line in lines]
 
     def argvs(self) -> list[list[str]]:
@@ -324,18 +328,16 @@ def test_missing_credential_fails_readiness_naming_the_variable(
     assert tools.calls() == []
 
 
-def test_credentials_set_in_the_option_or_none_needed(
-    tools: StandIns, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_credentials_set_in_the_option_or_none_needed(tools: StandIns, tmp_path: Path) -> None:
     tools.tool("kubectl")
-    in_cluster, none_needed = _option("kubernetes", deployment="web", credentials=[], dry_run=False)
-    with_env = _option(
+    executor, in_cluster = _option("kubernetes", deployment="web", credentials=[], dry_run=False)
+    _, with_env = _option(
         "kubernetes", deployment="web", env={"KUBECONFIG": "/srv/kube.yaml"}, dry_run=False
     )
 
-    assert all(i.passed for i in in_cluster.readiness(none_needed, _ctx(tmp_path)))
-    assert all(i.passed for i in with_env[0].readiness(with_env[1], _ctx(tmp_path)))
-    with_env[0].execute(with_env[1], _ctx(tmp_path))
+    assert all(i.passed for i in executor.readiness(in_cluster, _ctx(tmp_path)))
+    assert all(i.passed for i in executor.readiness(with_env, _ctx(tmp_path)))
+    executor.execute(with_env, _ctx(tmp_path))
     assert tools.calls()[0]["env"] == {"KUBECONFIG": "/srv/kube.yaml"}
 
 
@@ -691,3 +693,42 @@ def test_bad_template_is_refused_when_the_config_is_loaded(
     result = run_ic("list", cwd=ws.root, env=ws.env)
 
     assert_clean_error(result, 2, f"services.web.{key}", name)
+
+
+def test_crash_mid_rollout_is_settled_by_the_state_check(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    ws = workspace
+    tools = StandIns(tmp_path / "bin")
+    tools.tool(
+        "kubectl",
+        {"when": ["get"], "stdout": "registry.example/shop/web:v2"},
+        {"when": ["status"], "stdout": "Waiting for rollout to finish\n", "sleep": 60},
+    )
+    ws.configure([{"name": "k8s-undo", "kind": "kubernetes", "deployment": "web"}])
+    env = {**ws.env, "PATH": tools.path, **KUBE_ENV}
+    incident = _declared_and_assessed(ws)
+    ws.ok("plan", incident, "--yes", "--as", "on-call", env=env)
+    proc = subprocess.Popen(
+        [ic_path(), "execute", incident],
+        cwd=ws.root,
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        until(lambda: any("status" in a for a in tools.argvs()), "kubectl rollout status to start")
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait()
+    _stop_leftovers(ws)
+    # The undo went through before the crash: the Deployment now runs the v1 image.
+    tools.tool("kubectl", {"when": ["get"], "stdout": "registry.example/shop/web:v1"})
+
+    again = ws.ok("execute", incident, env=env)
+
+    assert "v1 is live, the target" in again.stdout and "the rollback took effect" in again.stdout
+    assert [argv[1] for argv in tools.argvs()].count("rollout") == 3  # dry run, undo, status
+    (run,) = ws.read_json(incident, "mitigation-execution-report.json")["executions"]
+    assert (run["status"], run["release_before"], run["release_after"]) == ("succeeded", "v2", "v1")
+    assert json.loads(ws.ok("show", incident, "--json").stdout)["status"] == "validating"
