@@ -178,11 +178,16 @@ RECIPES: list[tuple[str, dict[str, Any], dict[str, str], list[str]]] = [
     ("railway", {}, {"RAILWAY_TOKEN": "rw-1"}, ["railway redeploy --service web -y"]),
     (
         "railway",
-        {"railway_service": "api", "environment": "production", "remove_latest": True},
+        {
+            "railway_service": "api",
+            "environment": "production",
+            "remove_latest": True,
+            "extra_args": ["--json"],
+        },
         {"RAILWAY_TOKEN": "rw-1"},
         [
             "railway down --service api --environment production -y",
-            "railway redeploy --service api --environment production -y",
+            "railway redeploy --service api --environment production -y --json",
         ],
     ),
     (

@@ -93,6 +93,8 @@ class RecipeExecutor(Executor):
         fields = set(cls.Config.model_fields)
         unknown = sorted(recipe.placeholders() - fields - set(RUNTIME))
         unknown += [s.when for s in recipe.steps if s.when and s.when not in fields]
+        if all(step.when for step in recipe.steps):
+            raise TypeError(f"{cls.__name__}: the recipe needs a step that always runs")
         if unknown:
             raise TypeError(f"{cls.__name__}: the recipe names no field of its Config: {unknown}")
         cls.has_dry_run = recipe.dry_run is not None
@@ -149,8 +151,10 @@ class RecipeExecutor(Executor):
         return str(path) if path is not None else program
 
     def _commands(self, config: RecipeConfig, ctx: ExecutionContext) -> list[list[str]]:
+        """The steps turned on; ``extra_args`` go to the main one, the first always run."""
+        main = next(s for s in self.recipe.steps if s.when is None)
         steps = [s for s in self.recipe.steps if s.when is None or getattr(config, s.when)]
-        return [self._render(s.argv, config, ctx, extra=n == 0) for n, s in enumerate(steps)]
+        return [self._render(s.argv, config, ctx, extra=s is main) for s in steps]
 
     def _expected(self, config: RecipeConfig, ctx: ExecutionContext) -> str | None:
         """What the state check shows once the rollback took effect (``None``: unknown)."""
