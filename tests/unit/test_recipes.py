@@ -42,6 +42,11 @@ def test_every_provider_registers_as_its_own_executor_plugin() -> None:
         assert executor.Config.model_fields["kind"].default == slug
     dry_runs = {slug for slug in PROVIDERS if EXECUTORS.load(slug).has_dry_run}
     assert dry_runs == {"kubernetes", "helm", "docker-compose"}
+    assert EXECUTORS.load("docker-compose").requires == ("docker on PATH",)
+    assert EXECUTORS.load("aws-ecs").requires == (
+        "aws on PATH",
+        "AWS_ACCESS_KEY_ID + AWS_SECRET_ACCESS_KEY or AWS_PROFILE set",
+    )
 
 
 def test_words_split_on_spaces_and_keep_raw_and_optional_parts_whole() -> None:

@@ -98,6 +98,8 @@ class RecipeExecutor(Executor):
         if unknown:
             raise TypeError(f"{cls.__name__}: the recipe names no field of its Config: {unknown}")
         cls.has_dry_run = recipe.dry_run is not None
+        needs = [" or ".join(" + ".join(names) for names in recipe.credentials)]
+        cls.requires = (f"{recipe.program} on PATH", *(f"{n} set" for n in needs if n))
 
     # -- rendering -------------------------------------------------------------------------
 
