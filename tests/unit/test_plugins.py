@@ -13,7 +13,20 @@ from incident_commander.notify.base import Notifier
 
 
 def test_built_ins_register_through_entry_points() -> None:
-    assert plugins.EXECUTORS.available() == ["git", "redis-cache", "release-symlink", "script"]
+    assert plugins.EXECUTORS.available() == [
+        "aws-ecs",
+        "docker-compose",
+        "fly",
+        "git",
+        "helm",
+        "heroku",
+        "kubernetes",
+        "railway",
+        "redis-cache",
+        "release-symlink",
+        "script",
+        "vercel",
+    ]
     assert plugins.CHECKS.available() == ["alert-cleared", "command", "http"]
     assert plugins.NOTIFIERS.available() == ["console", "file"]
     assert set(plugins.REGISTRIES) == {"executor", "check", "notifier"}

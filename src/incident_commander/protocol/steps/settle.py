@@ -19,7 +19,6 @@ from incident_commander.clock import utcnow
 from incident_commander.errors import ExecutionRefused
 from incident_commander.executors.base import ExecutionStatus, ExecutorConfig
 from incident_commander.plugins import EXECUTORS
-from incident_commander.protocol.journal import Journal
 from incident_commander.protocol.lease import (
     heartbeat_age,
     owner_gone,
@@ -79,16 +78,16 @@ def describe(row: Execution, session: Session) -> str:
     return f"execution {row.id} ({row.option_name}) is running, owned by {row.owner}, {age}"
 
 
-def _check(journal: Journal, inc: Incident, row: Execution) -> str:
+def _check(session: Session, inc: Incident, row: Execution) -> str:
     """Refuse while the execution is owned or its command runs; else say why it is settled."""
-    now = store_now(journal.session)
+    now = store_now(session)
     age = heartbeat_age(row, now)
     if owner_gone(row.owner):
         why = f"owner {row.owner} is gone"
     elif row.lease_expires_at is None or row.lease_expires_at <= now:
         why = f"owner {row.owner} stopped renewing its lease, {age}"
     else:
-        raise refuse(inc, describe(row, journal.session))
+        raise refuse(inc, describe(row, session))
     alive = still_running(row)
     if alive:
         if row.command_pid in alive:
@@ -106,19 +105,28 @@ def _check(journal: Journal, inc: Incident, row: Execution) -> str:
 
 
 def settle(kernel: Kernel, incident_id: str) -> ExecutionOutcome | None:
-    """Settle an attempt whose owner stopped; never run it again. Returns what was found."""
+    """Settle an attempt whose owner stopped; never run it again. Returns what was found.
+
+    The executor's state check looks at the world (a provider's tool, a flag service), so it
+    runs between two reads, outside any write transaction; the attempt is settled only if it is
+    still the same unfinished attempt afterwards.
+    """
     with kernel.store.session() as session:  # the usual case, nothing to settle: no write lock
-        if unfinished(session, kernel.load(session, incident_id, lock=False)) is None:
+        inc = kernel.load(session, incident_id, lock=False)
+        row = unfinished(session, inc)
+        if row is None:
             return None
+        _check(session, inc, row)  # refuses while the owner holds it or its command runs
+        config = option(kernel, inc, row.option_name)
+        ctx = replace(context_for(kernel, inc, config), target_release=row.target_release)
+        seen = (row.id, row.owner)
+    state = EXECUTORS.load(config.kind)().check_state(config, ctx)
     with kernel.transaction() as journal:
         inc = kernel.load(journal.session, incident_id)
         row = unfinished(journal.session, inc)
-        if row is None:
-            return None
-        why = _check(journal, inc, row)
-        config = option(kernel, inc, row.option_name)
-        ctx = replace(context_for(kernel, inc, config), target_release=row.target_release)
-        state = EXECUTORS.load(config.kind)().check_state(config, ctx)
+        if row is None or (row.id, row.owner) != seen:
+            return None  # settled or finished meanwhile: the caller looks again
+        why = _check(journal.session, inc, row)
         row.finished_at = utcnow()
         row.duration_s = round((row.finished_at - row.started_at).total_seconds(), 4)
         row.release_after = state.live
