@@ -56,6 +56,10 @@ def record_dict(
         "suspect_deploy": record.suspect_deploy.version if record.suspect_deploy else None,
         "first_signal_at": isoformat(inc.first_signal_at),
         "alerts": [alert_dict(a) for a in alerts or []],
+        "extended_monitoring": [
+            {k: point.get(k) for k in ("n", "due", "phase", "status", "ran_at", "summary")}
+            for point in (inc.resolution or {}).get("checkpoints") or []
+        ],
         "timeline": [
             {"seq": e.seq, "at": isoformat(e.at), "kind": e.kind, "message": e.message}
             for e in record.events

@@ -102,6 +102,7 @@ def _register() -> None:
         listing,
         serve,
         setup,
+        watch,
     )
 
     setup.register(app)
@@ -112,6 +113,7 @@ def _register() -> None:
     executors.register(app)
     serve.register(app)
     demo.register(app)
+    watch.register(app)
 
 
 _register()

@@ -80,6 +80,15 @@ def print_record(record: IncidentRecord, pending_prompt: str | None) -> None:
         head.add_row("Halted", f"[red]{escape(inc.halt_reason)}[/]")
     if pending_prompt:
         head.add_row("Waiting for", f"[magenta]{escape(pending_prompt)}[/]")
+    points = (inc.resolution or {}).get("checkpoints") or []
+    if points:
+        done = sum(1 for p in points if p.get("status") == "passed")
+        upcoming = next((p for p in points if p.get("status") in ("due", "running")), None)
+        head.add_row(
+            "Watching",
+            f"{done}/{len(points)} checkpoints passed"
+            + (f"; next {escape(upcoming['phase'])} at {upcoming['due']}" if upcoming else ""),
+        )
     console.print(head)
     table = Table("#", "time (UTC)", "event", "detail", show_lines=False)
     for ev in record.events:

@@ -27,9 +27,10 @@ VALIDATION = "recovery-validation.json"
 TIMELINE = "incident-timeline.md"
 RESOLUTION = "resolution-summary.json"
 TUNING = "alert-tuning-feedback.json"
+MONITORING = "extended-monitoring.json"
 STEP_FILES = (
     *(INTAKE, SEVERITY, COMMUNICATION, PLAN, READINESS, DECISIONS, EXECUTION, VALIDATION),
-    *(TIMELINE, CHAIN_FILE, RESOLUTION, TUNING),
+    *(TIMELINE, CHAIN_FILE, RESOLUTION, MONITORING, TUNING),
 )
 
 
@@ -280,6 +281,23 @@ def _resolution(record: IncidentRecord) -> str:
     )
 
 
+def _monitoring(incident_id: str, points: list[dict[str, Any]]) -> str:
+    counts = {
+        status: sum(1 for p in points if p.get("status") == status)
+        for status in ("passed", "failed", "due", "running", "cancelled")
+    }
+    shown = [{k: v for k, v in p.items() if k not in ("by", "until")} for p in points]
+    return _json(
+        {
+            "incident_id": incident_id,
+            "schedule": "checkpoints after resolution; each runs the service's recovery checks",
+            "counts": counts,
+            "complete": counts["passed"] == len(points),
+            "checkpoints": shown,
+        }
+    )
+
+
 def render_all(record: IncidentRecord, settings: Settings) -> dict[str, str]:
     """Every file whose step has happened, by name. The report and RCA are written elsewhere."""
     inc = record.incident
@@ -315,6 +333,9 @@ def render_all(record: IncidentRecord, settings: Settings) -> dict[str, str]:
         files[VALIDATION] = _json({"incident_id": inc.id, **inc.validation})
     if inc.resolution and inc.status != "false_positive":
         files[RESOLUTION] = _resolution(record)
+        points = (inc.resolution or {}).get("checkpoints")
+        if isinstance(points, list) and points:
+            files[MONITORING] = _monitoring(inc.id, points)
     if inc.status == "false_positive":
         entry = resolution_of(inc).false_positive
         files[TUNING] = _json({"incident_id": inc.id, "false_positives": [entry] if entry else []})

@@ -21,6 +21,7 @@ from incident_commander.protocol.steps import (
     assess,
     declare,
     execute,
+    monitor,
     plan,
     preflight,
     resolve,
@@ -150,6 +151,10 @@ class Engine(Kernel):
             chosen_by=chosen_by,
             fix_version=fix_version,
         )
+
+    def monitor_due(self) -> list[dict[str, Any]]:
+        """Run every extended-monitoring checkpoint due now (phase 4); what each found."""
+        return monitor.run_due(self)
 
     def executors(self) -> list[dict[str, Any]]:
         """Every installed executor, what it does and what it needs."""

@@ -19,6 +19,7 @@ from incident_commander.errors import IncidentNotFound, TransitionRejected
 from incident_commander.evidence.folder import EvidenceFolder
 from incident_commander.evidence.record import IncidentRecord, load_record
 from incident_commander.executors.base import ExecutionStatus
+from incident_commander.protocol.checkpoints import cancel_remaining
 from incident_commander.protocol.journal import Journal
 from incident_commander.protocol.outbox import Outbox
 from incident_commander.protocol.postmortem import write_postmortem, write_report
@@ -153,6 +154,11 @@ class Kernel:
     def reopen(self, journal: Journal, inc: Incident, reason: str) -> None:
         """A recurrence: back to assessment, with severity to be confirmed again."""
         self.move(journal, inc, Status.REOPENED, reason)
+        left = cancel_remaining(inc, f"reopened: {reason}")
+        if left:
+            journal.event(
+                inc, "monitoring.cancelled", f"{left} extended-monitoring checkpoint(s) cancelled"
+            )
         inc.severity_confirmed = False
         inc.pending_approval = None
         journal.notify(

@@ -16,6 +16,7 @@ from sqlalchemy import text
 from incident_commander import __version__
 from incident_commander.alerts.intake import AlertIntake
 from incident_commander.app import Commander
+from incident_commander.watch.extended import Watcher
 from incident_commander.watch.loop import Driver, EvidenceRefresher, Housekeeper, ProbeLoop
 from incident_commander.web import api, webhooks
 from incident_commander.web.errors import install_error_handlers
@@ -41,6 +42,7 @@ def create_app(
     intake = AlertIntake(commander.engine, on_opened=driver.submit, refresh=refresher)
     loop = ProbeLoop(commander.settings.services, intake) if probes else None
     housekeeper = Housekeeper(intake)
+    watcher = Watcher(commander.engine)
     # Deliveries of notifications leave their incidents' evidence to the refresher's rounds.
     commander.engine.outbox.on_stale = lambda incidents: refresher(incidents, False)
 
@@ -53,6 +55,7 @@ def create_app(
         refresher.start()
         driver.start()
         housekeeper.start()
+        watcher.start()
         if loop is not None:
             loop.start()
         try:
@@ -60,6 +63,7 @@ def create_app(
         finally:
             if loop is not None:
                 loop.stop()
+            watcher.stop()
             housekeeper.stop()
             driver.stop()
             commander.engine.outbox.flush(10)

@@ -10,9 +10,11 @@ from sqlalchemy import select
 from incident_commander.clock import isoformat, utcnow
 from incident_commander.errors import TransitionRejected
 from incident_commander.executors.base import ExecutionStatus
+from incident_commander.protocol.checkpoints import cancel_remaining
 from incident_commander.protocol.gates import run_gate
 from incident_commander.protocol.journal import Journal, phase_complete
 from incident_commander.protocol.states import Facts, Status, judge
+from incident_commander.protocol.steps import monitor
 from incident_commander.store.models import Execution, Incident
 
 if TYPE_CHECKING:
@@ -66,6 +68,7 @@ def resolve(kernel: Kernel, journal: Journal, inc: Incident, approver: str) -> N
     }
     journal.event(inc, "incident.resolved", f"resolved: {inc.resolution['summary']}")
     kernel.move(journal, inc, Status.MONITORING, "extended monitoring scheduled")
+    monitor.schedule(kernel, journal, inc, now)
     journal.event(inc, "phase", phase_complete(4))
     journal.postmortem.add(inc.id)
 
@@ -105,6 +108,13 @@ def close(kernel: Kernel, incident_id: str, *, closed_by: str) -> None:
         if result.passed:
             kernel.move(journal, inc, Status.CLOSED, f"closed by {closed_by}; gate 4 passed")
             inc.closed_at = utcnow()
+            left = cancel_remaining(inc, f"closed by {closed_by} before it was due")
+            if left:
+                journal.event(
+                    inc,
+                    "monitoring.cancelled",
+                    f"closed with {left} extended-monitoring checkpoint(s) not run",
+                )
         else:
             journal.event(inc, "error", "[ERROR] Required incident evidence missing.")
     if not result.passed:
