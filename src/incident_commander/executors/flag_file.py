@@ -7,6 +7,7 @@ provider watching the file, the service itself) sees the old file or the new one
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import tempfile
@@ -143,7 +144,7 @@ def _flagd(config: FlagFileConfig, reading: FlagReading, data: Any, text: str) -
     reading.off_value = off
     reading.off = reading.span is not None and default == off
     reading.on = state == "ENABLED" and reading.span is not None and not reading.off
-    reading.shown = f"defaultVariant {default!r}, state {state}"
+    reading.shown = f"defaultVariant {json.dumps(default)}, state {state}"
     if reading.span is None:
         reading.shown = f"no defaultVariant to change, state {state}"
 
