@@ -133,9 +133,13 @@ def render_request(request: HttpRequestConfig, values: Mapping[str, str | None])
     variables: list[str] = []
     for name, secret in request.secret_headers.items():
         raw = secret.get_secret_value()
-        variables += _VARIABLE.findall(raw)
+        named = _VARIABLE.findall(raw)
+        variables += named
         headers[name] = os.path.expandvars(raw)
-        if headers[name] and "$" not in headers[name]:
+        # The whole value and each variable in it: a token echoed alone is masked too.
+        found = [os.environ.get(variable, "") for variable in named]
+        secrets += [value for value in found if value]
+        if all(found):
             secrets.append(headers[name])
     body = render_text(request.body, values) if request.body is not None else None
     if request.json_body is not None:
