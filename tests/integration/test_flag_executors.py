@@ -34,7 +34,8 @@ FLAGD = """{
       "defaultVariant" :   @VALUE@,
       "metadata": {"owner": "payments"}
     },
-    "dark-mode": {"state": "ENABLED", "variants": {"on": true, "off": false}, "defaultVariant": "on"}
+    "dark-mode": {"state": "ENABLED", "variants": {"on": true, "off": false},
+                  "defaultVariant": "on"}
   }
 }
 """
@@ -233,7 +234,8 @@ def test_a_failing_restart_after_the_flag_is_off_fails_the_option(workspace: Wor
         ),
         (
             lambda ws: _flag_file(ws, FLAGD.replace("new-checkout", "old-checkout")),
-            "flag new-checkout is defined: no flag new-checkout in flags (defined: dark-mode, old-checkout)",
+            "flag new-checkout is defined: "
+            "no flag new-checkout in flags (defined: dark-mode, old-checkout)",
         ),
         (
             lambda ws: _flag_file(
