@@ -326,3 +326,50 @@ def test_a_killed_execute_is_settled_by_the_flag_state_and_nothing_runs_twice(
         assert (run["status"], run["release_after"]) == ("succeeded", "flag new-checkout off")
         assert _status(ws, incident) == "validating"
     assert ws.ic("evidence", "verify", incident).returncode == 0
+
+
+def _direct(tmp_path: Path, name: str, **extra: Any) -> tuple[FlagFileConfig, ExecutionContext]:
+    config = FlagFileConfig(name="off", path=name, flag="new-checkout", **extra)
+    ctx = ExecutionContext(
+        incident_id="INC-1", service="web", base_dir=tmp_path, target_release=None
+    )
+    return config, ctx
+
+
+def test_a_flag_already_off_at_execution_is_left_alone(tmp_path: Path) -> None:
+    path = tmp_path / "flags.json"
+    path.write_text(FLAGD.replace("@VALUE@", '"off"'))
+    before = path.read_bytes()
+    config, ctx = _direct(tmp_path, "flags.json")
+
+    result = FlagFileExecutor().execute(config, ctx)
+
+    assert result.status == "succeeded"
+    assert "was already off" in result.commands[0].stdout
+    assert path.read_bytes() == before
+
+
+def test_a_value_shared_through_a_yaml_anchor_is_not_changed(tmp_path: Path) -> None:
+    path = tmp_path / "features.yaml"
+    path.write_text("new-checkout: &shared true\nbeta: *shared\n")
+    config, ctx = _direct(tmp_path, "features.yaml", format="yaml")
+
+    result = FlagFileExecutor().execute(config, ctx)
+
+    assert result.status == "failed"
+    assert result.error is not None and "would change more than that value" in result.error
+    assert path.read_text() == "new-checkout: &shared true\nbeta: *shared\n"
+
+
+def test_a_symlinked_flag_file_is_replaced_where_it_lives(tmp_path: Path) -> None:
+    (tmp_path / "shared").mkdir()
+    real = tmp_path / "shared" / "flags.json"
+    real.write_text(PLAIN_JSON.replace("@VALUE@", "true"))
+    (tmp_path / "flags.json").symlink_to("shared/flags.json")
+    config, ctx = _direct(tmp_path, "flags.json", format="json")
+
+    result = FlagFileExecutor().execute(config, ctx)
+
+    assert result.status == "succeeded", result.error
+    assert (tmp_path / "flags.json").is_symlink()
+    assert real.read_text() == PLAIN_JSON.replace("@VALUE@", "false")

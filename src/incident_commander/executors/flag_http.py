@@ -35,7 +35,7 @@ from incident_commander.executors.http_action import (
     send,
     unset_variables,
 )
-from incident_commander.executors.toolkit import credentials_item, status_of
+from incident_commander.executors.toolkit import check_placeholders, credentials_item, status_of
 from incident_commander.process import CommandRecord
 
 __all__ = ["FlagHttpConfig", "FlagHttpExecutor", "FlagRequest", "FlagStateRequest", "at_pointer"]
@@ -84,6 +84,7 @@ class FlagHttpConfig(ExecutorConfig):
                 raise ValueError(f"api unleash needs {', '.join(missing)}")
             if self.request is not None or self.state is not None:
                 raise ValueError("request and state belong to api generic")
+            check_placeholders([self.base_url or ""], ())
         elif self.request is None:
             raise ValueError("api generic needs a request")
         return self
