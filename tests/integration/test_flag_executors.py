@@ -145,9 +145,37 @@ def test_flagd_flag_is_turned_off_for_the_openfeature_provider(
         'flags.new-checkout.defaultVariant: "on" -> "off"'
     )
     decisions = ws.read_json(incident, "decision-log.json")
-    assert any("checkout-off (flag-file)" in json.dumps(d) for d in decisions["decisions"])
+    prompt = "turn flag new-checkout off for web via checkout-off (flag-file)"
+    assert any(prompt in json.dumps(d) for d in decisions["decisions"])
     timeline = ws.read(incident, "incident-timeline.md")
     assert "[AUTOMATION] checkout-off executed: succeeded" in timeline
+    assert _status(ws, incident) == "validating"
+
+
+def test_a_flag_option_needs_no_last_known_good_release(workspace: Workspace) -> None:
+    ws = workspace
+    _flag_file(ws)
+    ws.configure([_option()])
+    declared = ws.ok(
+        "declare",
+        "--title",
+        "checkout fails",
+        "--service",
+        "web",
+        "--source",
+        "user-report",
+        "--symptom",
+        "HTTP 500 on /checkout",
+        "--quiet",
+    )
+    incident = declared.stdout.strip()
+    ws.ok("assess", incident, "--production", "--outage", "--as", "on-call", "--yes")
+
+    ws.ok("plan", incident, "--yes", "--as", "on-call")
+
+    checklist = ws.read_json(incident, "rollback-readiness-checklist.json")
+    assert checklist["ready_options"] == ["checkout-off"]
+    ws.ok("execute", incident)
     assert _status(ws, incident) == "validating"
 
 
@@ -224,6 +252,8 @@ def test_a_failing_restart_after_the_flag_is_off_fails_the_option(workspace: Wor
     assert runs[1]["status"] == "succeeded"
 
 
+# Readiness reads files and servers only: one database is enough.
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 @pytest.mark.parametrize(
     ("arrange", "reason"),
     [

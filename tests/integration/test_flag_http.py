@@ -147,6 +147,8 @@ def test_a_refused_or_hanging_api_falls_through_to_the_next_option(
     assert ws.live_release() == "v1"
 
 
+# Readiness reads files and servers only: one database is enough.
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 @pytest.mark.parametrize(
     ("arrange", "env", "reason"),
     [

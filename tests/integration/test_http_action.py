@@ -145,6 +145,8 @@ def _token_unset(server: Recorder) -> tuple[dict[str, Any], dict[str, str], str]
     )
 
 
+# Readiness reads files and servers only: one database is enough.
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 @pytest.mark.parametrize(
     "case", [_unreachable, _probe_fails, _token_unset], ids=lambda c: c.__name__
 )

@@ -250,6 +250,12 @@ class FlagFileExecutor(Executor):
     slug = "flag-file"
     title = "Turn a feature flag off in a file"
     Config: ClassVar[type[ExecutorConfig]] = FlagFileConfig
+    needs_release = False
+    requires = ("the flag file, parsed, in a writable folder", "the flag defined and on")
+
+    def describe(self, config: ExecutorConfig, ctx: ExecutionContext) -> str:
+        assert isinstance(config, FlagFileConfig)
+        return f"turn flag {config.flag} off for {ctx.service} via {config.name} ({config.kind})"
 
     def readiness(self, config: ExecutorConfig, ctx: ExecutionContext) -> list[ReadinessItem]:
         assert isinstance(config, FlagFileConfig)

@@ -216,6 +216,12 @@ class FlagHttpExecutor(Executor):
     slug = "flag-http"
     title = "Turn a feature flag off through an API"
     Config: ClassVar[type[ExecutorConfig]] = FlagHttpConfig
+    needs_release = False
+    requires = ("the flag service's API reachable", "its token in the environment")
+
+    def describe(self, config: ExecutorConfig, ctx: ExecutionContext) -> str:
+        assert isinstance(config, FlagHttpConfig)
+        return f"turn flag {config.flag} off for {ctx.service} via {config.name} ({config.kind})"
 
     def readiness(self, config: ExecutorConfig, ctx: ExecutionContext) -> list[ReadinessItem]:
         assert isinstance(config, FlagHttpConfig)

@@ -218,8 +218,10 @@ class HttpActionExecutor(Executor):
     """Send one HTTP request and judge it by its status code."""
 
     slug = "http-action"
-    title = "HTTP action"
+    title = "Send an HTTP request"
     Config: ClassVar[type[ExecutorConfig]] = HttpActionConfig
+    needs_release = False
+    requires = ("the endpoint reachable", "the variables its secret headers name")
 
     def readiness(self, config: ExecutorConfig, ctx: ExecutionContext) -> list[ReadinessItem]:
         assert isinstance(config, HttpActionConfig)
