@@ -16,10 +16,13 @@ def test_built_ins_register_through_entry_points() -> None:
     assert plugins.EXECUTORS.available() == [
         "aws-ecs",
         "docker-compose",
+        "flag-file",
+        "flag-http",
         "fly",
         "git",
         "helm",
         "heroku",
+        "http-action",
         "kubernetes",
         "railway",
         "redis-cache",
