@@ -48,8 +48,10 @@ def _break(ws: Workspace) -> None:
     (ws.root / "current").unlink()
     (ws.root / "current").symlink_to("releases/v2")
     subprocess.run(
-        [sys.executable, "-m", "incident_commander.demo.service", "restart"]
-        + ["--workdir", str(ws.root), "--port", str(ws.port)],
+        [
+            *(sys.executable, "-m", "incident_commander.demo.service", "restart"),
+            *("--workdir", str(ws.root), "--port", str(ws.port)),
+        ],
         check=True,
         capture_output=True,
     )

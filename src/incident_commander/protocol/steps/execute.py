@@ -171,7 +171,9 @@ def _start(
         journal.event(
             inc,
             "execution.started",
-            f"running {name} ({config.kind}) → {row.target_release}; key {row.idempotency_key}",
+            f"running {name} ({config.kind})"
+            + (f" → {row.target_release}" if row.target_release else "")
+            + f"; key {row.idempotency_key}",
         )
         return row.id, work_tag(row), config, ctx
 
