@@ -15,6 +15,7 @@ Alembic (``alembic_downgrade.py``), Django (``django_migrate.py``) and down-SQL 
 
 from __future__ import annotations
 
+import re
 from abc import abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,6 +53,7 @@ __all__ = [
 ]
 
 _LIVE_LIMIT = 128  # the length of the execution row's release columns
+_ERROR_LINE = re.compile(r"^(?:[A-Za-z_][\w.]*(?:Error|Exception|Failure)|FAILED|ERROR|Error)\b.*:")
 
 
 class MigrationConfig(ExecutorConfig):
@@ -86,11 +88,16 @@ class Step:
 
 
 def last_words(record: CommandRecord) -> str:
-    """The last line a failed command said (stderr first), to put in one error sentence."""
+    """What a failed command said last (stderr first), to put in one error sentence.
+
+    The last line naming an error (``RuntimeError: …``, ``FAILED: …``) when there is one, as
+    a traceback's last line may be a hint (``(Background on this error at: …)``).
+    """
     for stream in (record.stderr, record.stdout):
         lines = [line.strip() for line in stream.strip().splitlines() if line.strip()]
-        if lines:
-            return lines[-1][:300]
+        named = [line for line in lines if _ERROR_LINE.match(line)]
+        if named or lines:
+            return (named or lines)[-1][:300]
     return ""
 
 

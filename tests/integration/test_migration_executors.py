@@ -1,0 +1,359 @@
+"""Alembic downgrades run for real, on SQLite and on PostgreSQL, driven through `ic`."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, select
+from sqlalchemy.orm import Session
+
+from incident_commander.config import load_settings
+from incident_commander.executors.alembic_downgrade import AlembicDowngradeExecutor
+from incident_commander.store.models import Execution
+from tests.conftest import ic_path
+from tests.migration_apps import (
+    age_file,
+    alembic_head,
+    columns_of,
+    downgrade_runs,
+    tables_of,
+    write_alembic_app,
+)
+from tests.waiting import until
+from tests.workspace import Workspace, script_option
+
+SECRET = "pw-7f3a9-hunter"  # the database password: it must never reach the evidence
+DEADLINE = 60.0
+
+
+class AppWorkspace(Workspace):
+    """A workspace (store on SQLite, service not started) beside an application's database."""
+
+    def __init__(self, root: Path, app_url: str) -> None:
+        super().__init__(root, f"sqlite:///{root / 'ic.db'}")
+        self.app_url = app_url
+        self.app = root / "app"
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {**super().env, "SHOP_DATABASE_URL": self.app_url}
+
+
+def _with_password(url: str) -> str:
+    """PostgreSQL on loopback trusts the user; a password in the URL is still a secret."""
+    return url.replace("postgres@", f"postgres:{SECRET}@", 1)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def app_ws(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[AppWorkspace]:
+    """An Alembic app at head (0003) on SQLite and on PostgreSQL, with a fresh backup."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'ws' / 'shop.db'}"
+    else:
+        url = _with_password(str(request.getfixturevalue("postgres_url")))
+    yield _app_workspace(tmp_path, url)
+
+
+@pytest.fixture
+def sqlite_ws(tmp_path: Path) -> AppWorkspace:
+    return _app_workspace(tmp_path, f"sqlite:///{tmp_path / 'ws' / 'shop.db'}")
+
+
+def _app_workspace(tmp_path: Path, url: str) -> AppWorkspace:
+    root = tmp_path / "ws"
+    root.mkdir()
+    ws = AppWorkspace(root, url)
+    write_alembic_app(ws.app, url)
+    age_file(root / "backups" / "shop-0412.dump", minutes=3)
+    return ws
+
+
+def alembic_option(name: str = "schema", **extra: Any) -> dict[str, Any]:
+    return {
+        "name": name,
+        "kind": "alembic-downgrade",
+        "app_dir": "app",
+        "revision": "0001",
+        "alembic": [sys.executable, "-m", "alembic"],
+        "secret_env": {"APP_DATABASE_URL": "${SHOP_DATABASE_URL}"},
+        "backup": {"glob": "backups/shop-*.dump", "max_age_minutes": 30},
+        "timeout_seconds": 60,
+        **extra,
+    }
+
+
+def _to_awaiting(ws: Workspace) -> str:
+    incident = ws.declare()
+    ws.ok("assess", incident, "--production", "--outage", "--as", "on-call", "--yes")
+    ws.ok("plan", incident, "--yes", "--as", "on-call")
+    return incident
+
+
+def _status(ws: Workspace, incident: str) -> str:
+    return str(json.loads(ws.ok("show", incident, "--json").stdout)["status"])
+
+
+def _readiness(ws: Workspace, incident: str, option: str) -> dict[str, dict[str, Any]]:
+    checklist = ws.read_json(incident, "rollback-readiness-checklist.json")
+    return {i["item"]: i for i in checklist["items"] if i.get("option") == option}
+
+
+def _evidence_text(ws: Workspace, incident: str) -> str:
+    return "".join(p.read_text() for p in ws.evidence(incident).rglob("*") if p.is_file())
+
+
+def test_alembic_downgrade_takes_the_schema_back(app_ws: AppWorkspace) -> None:
+    ws = app_ws
+    ws.configure([alembic_option()])
+    incident = _to_awaiting(ws)
+    ready = _readiness(ws, incident, "schema")
+    assert ready["schema: target revision 0001 exists"]["passed"] is True
+    assert ready["schema: current revision readable"]["detail"] == "current revision 0003"
+    assert (
+        ready["schema: backup newer than 30 min"]["detail"] == "backups/shop-0412.dump, 3 min old"
+    )
+    assert {"refunds", "orders"} <= tables_of(ws.app_url)
+
+    result = ws.ok("execute", incident)
+
+    assert "schema: succeeded" in result.stdout
+    assert "refunds" not in tables_of(ws.app_url)
+    assert columns_of(ws.app_url, "orders") == {"id", "total"}
+    assert alembic_head(ws.app_url) == ["0001"]
+    run = ws.read_json(incident, "mitigation-execution-report.json")["executions"][0]
+    assert (run["status"], run["release_before"], run["release_after"]) == (
+        "succeeded",
+        "0003",
+        "0001",
+    )
+    current, downgrade, after = run["commands"]
+    assert current["argv"][-1] == "current" and current["stdout"].startswith("0003 (head)")
+    assert downgrade["argv"][-2:] == ["downgrade", "0001"] and downgrade["exit_code"] == 0
+    assert "Running downgrade 0003 -> 0002" in downgrade["stderr"]
+    assert downgrade["env"] == {"APP_DATABASE_URL": "[REDACTED]"}
+    assert after["stdout"].startswith("0001")
+    decisions = ws.read_json(incident, "decision-log.json")
+    approved = [d for d in decisions["decisions"] if d["kind"] == "mitigation"]
+    assert "via schema (alembic-downgrade)" in approved[0]["prompt"]
+    timeline = ws.read(incident, "incident-timeline.md")
+    assert "[AUTOMATION] schema executed: succeeded" in timeline
+    assert "running schema (alembic-downgrade)" in timeline
+    assert _status(ws, incident) == "validating"
+    assert SECRET not in _evidence_text(ws, incident)
+    assert ws.app_url not in _evidence_text(ws, incident)
+
+
+def test_a_refused_downgrade_falls_through_to_the_next_option(sqlite_ws: AppWorkspace) -> None:
+    ws = sqlite_ws
+    ws.configure([alembic_option(), script_option("second", "noop.sh")])
+    incident = _to_awaiting(ws)
+    (ws.app / "refuse-downgrade").touch()
+
+    result = ws.ok("execute", incident)
+
+    assert "schema: failed — alembic downgrade 0001 failed (exit code 1): RuntimeError: " in (
+        result.stdout
+    )
+    assert "second: succeeded" in result.stdout and ws.ran("noop")
+    assert alembic_head(ws.app_url) == ["0003"]
+    assert "refunds" in tables_of(ws.app_url)
+    runs = ws.read_json(incident, "mitigation-execution-report.json")["executions"]
+    assert [(r["option"], r["status"]) for r in runs] == [
+        ("schema", "failed"),
+        ("second", "succeeded"),
+    ]
+    assert runs[0]["release_after"] == "0003"
+    assert "dropping refunds refused: 3 refunds are still pending" in runs[0]["error"]
+    assert "3 refunds are still pending" in runs[0]["commands"][1]["stderr"]
+    timeline = ws.read(incident, "incident-timeline.md")
+    assert "[ERROR] Rollback script failed: alembic downgrade 0001 failed (exit code 1)" in timeline
+    assert "Trying next: second" in ws.read(incident, "communication-log.md")
+
+
+def test_a_backup_too_old_halts_the_plan_naming_the_option(sqlite_ws: AppWorkspace) -> None:
+    ws = sqlite_ws
+    age_file(ws.root / "backups" / "shop-0412.dump", minutes=42.5)
+    ws.configure([alembic_option()])
+    incident = ws.declare()
+    ws.ok("assess", incident, "--production", "--outage", "--as", "on-call", "--yes")
+
+    ws.ic("plan", incident, "--yes", "--as", "on-call")
+
+    item = _readiness(ws, incident, "schema")["schema: backup newer than 30 min"]
+    assert item["passed"] is False
+    assert item["detail"] == "backup too old: 42 min, limit 30 (backups/shop-0412.dump)"
+    assert _status(ws, incident) == "halted"
+    timeline = ws.read(incident, "incident-timeline.md")
+    assert "schema: backup newer than 30 min: backup too old: 42 min, limit 30" in timeline
+    assert alembic_head(ws.app_url) == ["0003"] and downgrade_runs(ws.app) == []
+
+
+def test_a_missing_revision_and_no_backup_halt_with_what_was_found(sqlite_ws: AppWorkspace) -> None:
+    ws = sqlite_ws
+    ws.configure(
+        [alembic_option(revision="0abc", backup={"glob": "dumps/*.sql", "max_age_minutes": 30})]
+    )
+    incident = ws.declare()
+    ws.ok("assess", incident, "--production", "--outage", "--as", "on-call", "--yes")
+
+    ws.ic("plan", incident, "--yes", "--as", "on-call")
+
+    ready = _readiness(ws, incident, "schema")
+    missing = ready["schema: target revision 0abc exists"]
+    assert missing["passed"] is False
+    assert missing["detail"].startswith("alembic show 0abc failed (exit code ")
+    assert missing["detail"].endswith("FAILED: Can't locate revision identified by '0abc'")
+    backup = ready["schema: backup newer than 30 min"]
+    assert backup["detail"] == "no backup: nothing matches dumps/*.sql"
+    assert _status(ws, incident) == "halted"
+    assert "rollback prerequisites unmet — " in ws.read(incident, "incident-timeline.md")
+
+
+def test_missing_tool_credential_and_database_are_named_at_readiness(
+    sqlite_ws: AppWorkspace,
+) -> None:
+    ws = sqlite_ws
+    ws.configure(
+        [
+            alembic_option("no-tool", alembic=["alembic-not-installed"]),
+            alembic_option("no-url", secret_env={"APP_DATABASE_URL": "${UNSET_SHOP_URL}"}),
+            alembic_option(
+                "no-db",
+                secret_env={"APP_DATABASE_URL": "postgresql+psycopg://postgres@127.0.0.1:9/x"},
+            ),
+        ]
+    )
+    incident = ws.declare()
+    ws.ok("assess", incident, "--production", "--outage", "--as", "on-call", "--yes")
+
+    result = ws.ic("plan", incident, "--yes", "--as", "on-call")
+
+    assert "Traceback" not in result.stdout + result.stderr
+    tool = _readiness(ws, incident, "no-tool")["no-tool: alembic-not-installed on PATH"]
+    assert (tool["passed"], tool["detail"]) == (False, "alembic-not-installed not found")
+    creds = _readiness(ws, incident, "no-url")["no-url: credentials present (APP_DATABASE_URL)"]
+    assert (creds["passed"], creds["detail"]) == (False, "unset: APP_DATABASE_URL")
+    db = _readiness(ws, incident, "no-db")["no-db: current revision readable"]
+    assert db["passed"] is False
+    assert db["detail"].startswith("alembic current failed (exit code 1): ")
+    assert "OperationalError" in db["detail"] and "127.0.0.1" in db["detail"]
+    assert _status(ws, incident) == "halted"
+    assert ws.read_json(incident, "rollback-readiness-checklist.json")["ready_options"] == []
+
+
+def test_the_plan_can_say_that_data_is_not_rolled_back(sqlite_ws: AppWorkspace) -> None:
+    ws = sqlite_ws
+    ws.configure([alembic_option()])
+    config = load_settings(ws.root / "ic.yaml").services["web"].rollback_options[0]
+
+    said = " ".join(AlembicDowngradeExecutor().caveats(config))
+
+    assert said.startswith("Rolling back code does not roll back data.")
+    assert "back to revision 0001" in said and "backups/shop-*.dump" in said
+
+
+# Interrupted downgrades: `ic execute` killed while Alembic runs -------------------------
+
+
+def _start_execute(ws: Workspace, incident: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [ic_path(), "execute", incident],
+        cwd=ws.root,
+        env={**os.environ, **ws.env, "COLUMNS": "200", "NO_COLOR": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _gone(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rpartition(")")[2].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+def _command_pid(ws: AppWorkspace, incident: str) -> int | None:
+    engine = create_engine(ws.database_url)
+    try:
+        with Session(engine) as session:
+            row = session.scalars(
+                select(Execution).where(Execution.incident_id == incident)
+            ).first()
+            return row.command_pid if row is not None else None
+    finally:
+        engine.dispose()
+
+
+def _kill_owner_when(ws: AppWorkspace, incident: str, marker: Path) -> None:
+    """Run `ic execute`, SIGKILL it once ``marker`` exists, and wait until Alembic died too."""
+    owner = _start_execute(ws, incident)
+    try:
+        until(marker.exists, f"{marker.name} in the app folder")
+        until(lambda: _command_pid(ws, incident) is not None, "the command's pid in the store")
+        pid = _command_pid(ws, incident)
+        assert pid is not None
+        owner.send_signal(signal.SIGKILL)
+        owner.communicate(timeout=DEADLINE)
+        until(lambda: _gone(pid), "alembic to die with its owner")
+    finally:
+        if owner.poll() is None:
+            owner.kill()
+            owner.communicate()
+
+
+@pytest.mark.slow
+def test_a_downgrade_killed_before_its_commit_sends_the_incident_back_to_planning(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    ws = _app_workspace(tmp_path, _with_password(postgres_url))
+    ws.configure([alembic_option()])
+    incident = _to_awaiting(ws)
+    (ws.app / "hold-in-downgrade").touch()  # 0003's downgrade drops refunds, then waits
+
+    _kill_owner_when(ws, incident, ws.app / "runs.log")
+    assert _status(ws, incident) == "executing"
+    # PostgreSQL rolled the unfinished transaction back: refunds is still there.
+    assert "refunds" in tables_of(ws.app_url) and alembic_head(ws.app_url) == ["0003"]
+
+    again = ws.ic("execute", incident)
+
+    assert again.returncode == 1, again.stdout + again.stderr
+    assert "schema was interrupted" in again.stdout
+    assert "current revision 0003, not the target 0001" in again.stdout
+    assert "nothing was re-run" in again.stdout
+    assert downgrade_runs(ws.app) == ["downgrade 0003"]
+    assert _status(ws, incident) == "planning"
+    run = ws.read_json(incident, "mitigation-execution-report.json")["executions"][0]
+    assert (run["status"], run["release_after"]) == ("interrupted", "0003")
+    assert ws.ic("evidence", "verify", incident).returncode == 0
+
+
+@pytest.mark.slow
+def test_a_downgrade_killed_after_its_commit_is_settled_as_done(sqlite_ws: AppWorkspace) -> None:
+    ws = sqlite_ws
+    ws.configure([alembic_option()])
+    incident = _to_awaiting(ws)
+    (ws.app / "hold-after-commit").touch()  # env.py waits once the downgrade is committed
+
+    _kill_owner_when(ws, incident, ws.app / "committed")
+    assert _status(ws, incident) == "executing"
+    assert alembic_head(ws.app_url) == ["0001"]
+
+    again = ws.ok("execute", incident)
+
+    assert "the current revision is 0001, the target: the rollback took effect" in again.stdout
+    assert downgrade_runs(ws.app) == ["downgrade 0003"]
+    assert _status(ws, incident) == "validating"
+    run = ws.read_json(incident, "mitigation-execution-report.json")["executions"][0]
+    assert (run["status"], run["release_after"]) == ("succeeded", "0001")
+    assert "schema was interrupted" in ws.read(incident, "incident-timeline.md")
