@@ -17,21 +17,30 @@ Alembic's env.py wait, once the downgrade is committed, until ``go`` exists (it 
 
 from __future__ import annotations
 
+import json
 import os
-import sqlite3
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import create_engine, inspect
 
+from tests.workspace import Workspace
+
 __all__ = [
+    "AppWorkspace",
     "age_file",
     "alembic_head",
     "columns_of",
+    "create_sql_schema",
     "downgrade_runs",
+    "evidence_text",
+    "readiness_of",
+    "status_of",
     "tables_of",
+    "to_awaiting",
     "write_alembic_app",
     "write_django_app",
     "write_sql_app",
@@ -82,7 +91,7 @@ def note_run(what):
 
 def refuse_if_asked(what):
     if (APP / "refuse-downgrade").exists():
-        raise RuntimeError(f"{{what}} refused: 3 refunds are still pending")
+        raise RuntimeError(f"{{what}} refused: the data is still needed")
 
 
 def hold_if_asked(name):
@@ -313,11 +322,15 @@ def write_sql_app(app: Path, *, down: str = SQL_DOWN) -> Path:
     return app
 
 
-def sqlite_schema(path: Path) -> None:
-    """Create the plain SQL schema (at 0002) in a SQLite file."""
-    with sqlite3.connect(path) as connection:
-        connection.executescript(SQL_UP)
-    connection.close()
+def create_sql_schema(url: str) -> None:
+    """Create the plain SQL schema (at 0002) in the database at ``url`` (SQLite or PostgreSQL)."""
+    engine = create_engine(url)
+    try:
+        with engine.begin() as connection:
+            for statement in filter(None, (s.strip() for s in SQL_UP.split(";"))):
+                connection.exec_driver_sql(statement)
+    finally:
+        engine.dispose()
 
 
 def tables_of(url: str) -> set[str]:
@@ -357,3 +370,41 @@ def age_file(path: Path, minutes: float) -> None:
     path.touch()
     when = time.time() - minutes * 60
     os.utime(path, (when, when))
+
+
+# Driving an incident to its rollback ----------------------------------------------------
+
+
+class AppWorkspace(Workspace):
+    """A workspace (store on SQLite, service not started) beside an application's database."""
+
+    def __init__(self, root: Path, app_url: str, given_url: str | None = None) -> None:
+        super().__init__(root, f"sqlite:///{root / 'ic.db'}")
+        self.app_url = app_url  # as SQLAlchemy takes it, for the tests' own looks
+        self.given_url = given_url or app_url  # as the option's tool takes it
+        self.app = root / "app"
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {**super().env, "SHOP_DATABASE_URL": self.given_url}
+
+
+def to_awaiting(ws: Workspace) -> str:
+    """Declare, assess (confirmed) and plan (approved on the spot): ready to execute."""
+    incident = ws.declare()
+    ws.ok("assess", incident, "--production", "--outage", "--as", "on-call", "--yes")
+    ws.ok("plan", incident, "--yes", "--as", "on-call")
+    return incident
+
+
+def status_of(ws: Workspace, incident: str) -> str:
+    return str(json.loads(ws.ok("show", incident, "--json").stdout)["status"])
+
+
+def readiness_of(ws: Workspace, incident: str, option: str) -> dict[str, dict[str, Any]]:
+    checklist = ws.read_json(incident, "rollback-readiness-checklist.json")
+    return {i["item"]: i for i in checklist["items"] if i.get("option") == option}
+
+
+def evidence_text(ws: Workspace, incident: str) -> str:
+    return "".join(p.read_text() for p in ws.evidence(incident).rglob("*") if p.is_file())

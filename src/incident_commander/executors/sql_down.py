@@ -45,11 +45,11 @@ class SqlDownConfig(MigrationConfig):
 
     @model_validator(mode="after")
     def _known_placeholders(self) -> SqlDownConfig:
-        check_placeholders(
-            [*self.run, *self.state, *(a for argv in self.after for a in argv)], ["script"]
-        )
         if any(not argv for argv in self.after):
             raise ValueError("each command of 'after' needs at least a program")
+        argvs = [self.run, self.state, *self.after]
+        # ``${NAME}`` is a variable, not a placeholder: only ``{script}`` may be placed.
+        check_placeholders([_VARIABLE.sub("", arg) for argv in argvs for arg in argv], ["script"])
         return self
 
 
