@@ -7,15 +7,18 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
 from incident_commander.config import load_settings
 from incident_commander.executors.alembic_downgrade import AlembicDowngradeExecutor
+from incident_commander.executors.backup import BackupCheck, backup_item
 from incident_commander.store.models import Execution
 from tests.conftest import ic_path
 from tests.migration_apps import (
@@ -328,3 +331,42 @@ def test_a_downgrade_killed_after_its_commit_is_settled_as_done(sqlite_ws: AppWo
     run = ws.read_json(incident, "mitigation-execution-report.json")["executions"][0]
     assert (run["status"], run["release_after"]) == ("succeeded", "0001")
     assert "schema was interrupted" in ws.read(incident, "incident-timeline.md")
+
+
+# The backup check by command ------------------------------------------------------------
+
+
+def _backup_said(tmp_path: Path, printed: str, code: int = 0) -> tuple[bool, str]:
+    script = tmp_path / "backup-age"
+    script.write_text(f"#!/usr/bin/env bash\nprintf '%s\\n' '{printed}'\nexit {code}\n")
+    script.chmod(0o755)
+    check = BackupCheck(command=[str(script)], max_age_minutes=30)
+    item = backup_item("schema", check, base_dir=tmp_path, env={}, secrets=[])
+    assert item.item == "schema: backup newer than 30 min"
+    return item.passed, item.detail
+
+
+def test_a_backup_command_may_print_an_age_or_a_time(tmp_path: Path) -> None:
+    an_hour_ago = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
+    a_minute_ago = (datetime.now(UTC) - timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%S")
+
+    assert _backup_said(tmp_path, "95") == (True, "backup, 95 s old")
+    assert _backup_said(tmp_path, "2520") == (False, "backup too old: 42 min, limit 30")
+    assert _backup_said(tmp_path, an_hour_ago) == (False, "backup too old: 60 min, limit 30")
+    passed, detail = _backup_said(tmp_path, a_minute_ago)  # no zone: read as UTC
+    assert passed and detail.startswith("backup, ") and detail.endswith(" s old")
+    assert _backup_said(tmp_path, "yesterday") == (
+        False,
+        "no backup: the backup command printed 'yesterday': neither seconds nor an ISO timestamp",
+    )
+    assert _backup_said(tmp_path, "no dump found", code=2) == (
+        False,
+        "no backup: the backup command failed (exit code 2): no dump found",
+    )
+
+
+def test_a_backup_needs_exactly_one_way_to_be_found() -> None:
+    with pytest.raises(ValidationError, match="give exactly one of 'glob'"):
+        BackupCheck(glob="backups/*.dump", command=["backup-age"], max_age_minutes=30)
+    with pytest.raises(ValidationError, match="give exactly one of 'glob'"):
+        BackupCheck(max_age_minutes=30)
