@@ -57,6 +57,11 @@ class AlembicDowngradeExecutor(MigrationExecutor):
     slug = "alembic-downgrade"
     title = "Alembic downgrade"
     Config: ClassVar[type[ExecutorConfig]] = AlembicDowngradeConfig
+    requires = (
+        "alembic (or python -m alembic) and alembic.ini",
+        "the database URL",
+        "a fresh backup",
+    )
     noun = "revision"
 
     def _alembic(self, config: MigrationConfig, cwd: Path, *args: str) -> list[str]:

@@ -56,6 +56,7 @@ class DjangoMigrateExecutor(MigrationExecutor):
     slug = "django-migrate"
     title = "Django migrate back"
     Config: ClassVar[type[ExecutorConfig]] = DjangoMigrateConfig
+    requires = ("python and manage.py", "the database settings", "a fresh backup")
 
     def _manage(self, config: MigrationConfig, cwd: Path, *args: str) -> list[str]:
         assert isinstance(config, DjangoMigrateConfig)

@@ -113,6 +113,7 @@ class MigrationExecutor(Executor):
 
     noun: ClassVar[str] = "migration"
     has_dry_run = False
+    needs_release = False  # the target is a migration named in the option, not a release
 
     @abstractmethod
     def target(self, config: MigrationConfig) -> str:
@@ -185,15 +186,23 @@ class MigrationExecutor(Executor):
         env, secrets = self.environment(config)
         return self.read_state(config, self.app_dir(config, ctx), env, secrets)
 
+    def describe(self, config: ExecutorConfig, ctx: ExecutionContext) -> str:
+        """``take the shop database back to revision 0001 via schema (alembic-downgrade)``."""
+        assert isinstance(config, MigrationConfig)
+        return (
+            f"take the {ctx.service} database back to {self.noun} {self.target(config)} "
+            f"via {config.name} ({config.kind})"
+        )
+
     def caveats(self, config: ExecutorConfig) -> list[str]:
         assert isinstance(config, MigrationConfig)
         target = self.target(config)
         backup = config.backup.glob or " ".join(config.backup.command or [])
         return [
             "Rolling back code does not roll back data.",
-            f"{config.name} moves the schema back to {self.noun} {target}: columns and tables "
-            "added since are dropped with the data in them, and rows that later migrations "
-            "or the application changed are not restored.",
+            f"This rollback moves the database schema back to {self.noun} {target}: columns "
+            "and tables added since are dropped with the data in them, and rows that later "
+            "migrations or the application changed are not restored.",
             f"Data that must come back is restored from the backup ({backup}), "
             "not by this rollback.",
             f"Only code that works with {self.noun} {target} may run against the database "

@@ -69,6 +69,7 @@ class SqlDownExecutor(MigrationExecutor):
     slug = "sql-down"
     title = "Down-SQL script"
     Config: ClassVar[type[ExecutorConfig]] = SqlDownConfig
+    requires = ("the down script and the tool that runs it", "a state command", "a fresh backup")
 
     def _argv(self, argv: list[str], config: SqlDownConfig, cwd: Path) -> list[str]:
         script = str(cwd / config.script)
