@@ -14,7 +14,9 @@ from incident_commander.notify.base import Notifier
 
 def test_built_ins_register_through_entry_points() -> None:
     assert plugins.EXECUTORS.available() == [
+        "alembic-downgrade",
         "aws-ecs",
+        "django-migrate",
         "docker-compose",
         "flag-file",
         "flag-http",
@@ -28,6 +30,7 @@ def test_built_ins_register_through_entry_points() -> None:
         "redis-cache",
         "release-symlink",
         "script",
+        "sql-down",
         "vercel",
     ]
     assert plugins.CHECKS.available() == ["alert-cleared", "command", "http"]
