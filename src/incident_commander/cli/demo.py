@@ -13,6 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from incident_commander.cli.render import console, err, print_event, print_json
+from incident_commander.errors import InvalidInput
 
 __all__ = ["explore_hint", "ic_command", "register"]
 
@@ -82,6 +83,10 @@ def register(app: typer.Typer) -> None:
             bool,
             typer.Option("--force", help="Replace a --workdir holding incidents made by hand."),
         ] = False,
+        scenario: Annotated[
+            str,
+            typer.Option(help="What breaks: bad-deploy, bad-flag or bad-migration."),
+        ] = "bad-deploy",
     ) -> None:
         """Run the demo incident on a real local service.
 
@@ -96,6 +101,8 @@ def register(app: typer.Typer) -> None:
             )
             return
         if by_hand:
+            if scenario != "bad-deploy":
+                raise InvalidInput("--by-hand sets up the bad-deploy scenario only")
             ready = setup_by_hand(workdir, force=force)
             if json_out:
                 print_json(ready)
@@ -111,7 +118,7 @@ def register(app: typer.Typer) -> None:
         def say(kind: str, text: str) -> None:
             err.print(f"[dim]demo:[/] {escape(text)}")
 
-        summary = run_demo(workdir, on_event=print_event, say=say, force=force)
+        summary = run_demo(workdir, on_event=print_event, say=say, force=force, scenario=scenario)
         if json_out:
             print_json(summary)
         else:

@@ -18,6 +18,7 @@ import yaml
 from incident_commander.alerts.intake import AlertIntake
 from incident_commander.app import Commander
 from incident_commander.demo import service
+from incident_commander.demo.scenarios import SCENARIOS, Scenario, scenario_named
 from incident_commander.errors import InvalidInput
 from incident_commander.evidence.render import durations
 from incident_commander.executors.base import ExecutionStatus
@@ -49,18 +50,6 @@ echo "rolled back $env_name to $release"
 exec "$IC_DEMO_PYTHON" -m incident_commander.demo.service restart \
   --workdir "$here" --port "$IC_DEMO_PORT"
 """
-
-DEMO_POLICIES: list[dict[str, Any]] = [
-    {
-        "name": "demo-auto-rollback",
-        "approves": ["severity", "mitigation"],
-        "severities": ["SEV1"],
-        "services": [SERVICE],
-        "suspect_deploy_within_minutes": 30,
-        "actions": ["release-symlink", "script"],
-    },
-    {"name": "demo-auto-resolve", "approves": ["resolution"], "services": [SERVICE]},
-]
 
 
 @dataclass(frozen=True)
@@ -120,9 +109,14 @@ def _prepare(workdir: Path, *, by_hand: bool = False, force: bool = False) -> No
 
 
 def write_demo_setup(
-    workdir: Path, port: int, timings: DemoSettings, *, with_policies: bool = True
+    workdir: Path,
+    port: int,
+    timings: DemoSettings,
+    *,
+    with_policies: bool = True,
+    scenario: Scenario = SCENARIOS["bad-deploy"],
 ) -> None:
-    """Write releases, the rollback script and ic.yaml into ``workdir``."""
+    """Write releases, the rollback script, the scenario's files and ic.yaml into ``workdir``."""
     for version, healthy in (("v1", True), ("v2", False)):
         folder = workdir / "releases" / version
         folder.mkdir(parents=True, exist_ok=True)
@@ -143,6 +137,7 @@ def write_demo_setup(
         "--port",
         str(port),
     ]
+    scenario.setup(workdir)
     config: dict[str, Any] = {
         "evidence_root": ".artifacts/incidents",
         "suspect_deploy_window_minutes": 60,
@@ -170,29 +165,7 @@ def write_demo_setup(
                         "critical": True,
                     },
                 ],
-                "rollback_options": [
-                    {
-                        "name": "switch-release",
-                        "kind": "release-symlink",
-                        "releases_dir": "releases",
-                        "current_link": "current",
-                        "restart": restart,
-                        "restart_timeout_seconds": 20,
-                    },
-                    {
-                        "name": "rollback-backend-script",
-                        "kind": "script",
-                        "argv": [
-                            "scripts/rollback_backend.sh",
-                            "--env",
-                            "production",
-                            "--release",
-                            "{release}",
-                        ],
-                        "timeout_seconds": 30,
-                        "env": {"IC_DEMO_PYTHON": sys.executable, "IC_DEMO_PORT": str(port)},
-                    },
-                ],
+                "rollback_options": scenario.options(workdir, port, restart),
             }
         },
         "notifications": [
@@ -203,9 +176,12 @@ def write_demo_setup(
                 "path": "notifications.log",
             },
         ],
-        "policies": DEMO_POLICIES if with_policies else [],
+        "policies": scenario.policies if with_policies else [],
     }
-    header = "# Written by `ic demo`: the demo service, its rollback options and the policies\n"
+    header = (
+        f"# Written by `ic demo --scenario {scenario.name}`: the demo service, its rollback "
+        "options and the policies\n"
+    )
     (workdir / "ic.yaml").write_text(header + yaml.safe_dump(config, sort_keys=False))
 
 
@@ -253,20 +229,28 @@ def run_demo(
     on_event: EventListener | None = None,
     say: Callable[[str, str], None] | None = None,
     force: bool = False,
+    scenario: str = "bad-deploy",
 ) -> dict[str, Any]:
-    """Run the whole demo incident in ``workdir``; return the summary."""
+    """Run the whole demo incident of ``scenario`` in ``workdir``; return the summary."""
+    try:
+        story = scenario_named(scenario)
+    except KeyError as exc:
+        raise InvalidInput(str(exc.args[0])) from None
     timings = timings or DemoSettings()
     tell = say or (lambda kind, text: None)
     workdir = workdir.resolve()
     _prepare(workdir, force=force)
     port = free_port()
-    write_demo_setup(workdir, port, timings)
+    write_demo_setup(workdir, port, timings, scenario=story)
     commander = Commander.from_config(workdir / "ic.yaml", on_event=on_event)
     try:
         tell("demo", f"deploying v1 (good) of {SERVICE} on 127.0.0.1:{port}")
         _deploy(commander, workdir, "v1", port)
-        tell("demo", "deploying v2 (bad: /health answers 500)")
-        _deploy(commander, workdir, "v2", port)
+        if story.breaks is None:
+            tell("demo", "deploying v2 (bad: /health answers 500)")
+            _deploy(commander, workdir, "v2", port)
+        else:
+            tell("demo", story.breaks(workdir))
         tell(
             "demo",
             f"probing every {timings.probe_interval_s:g} s; "
@@ -305,6 +289,7 @@ def run_demo(
         live = os.readlink(workdir / "current")
         return {
             "incident_id": inc.id,
+            "scenario": story.name,
             "status": inc.status,
             "severity": inc.severity,
             "suspect_deploy": record.suspect_deploy.version if record.suspect_deploy else None,

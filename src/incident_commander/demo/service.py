@@ -1,7 +1,9 @@
 """A small real HTTP service run from a Capistrano-style release folder.
 
 ``current/release.json`` decides its behaviour: a healthy release answers ``/health`` with
-200, a bad one with 500. ``start``, ``stop`` and ``restart`` manage it as a background process.
+200, a bad one with 500; so does a flag file with the breaking flag on, or a database whose
+schema lacks what checkout reads. ``start``, ``stop`` and ``restart`` manage it as a
+background process.
 Usage: ``python -m incident_commander.demo.service ACTION --workdir DIR --port N`` where
 ACTION is serve, start, stop or restart.
 """
@@ -13,35 +15,84 @@ import json
 import os
 import signal
 import socket
+import sqlite3
 import sys
 import threading
 import time
+from contextlib import closing
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-__all__ = ["main", "start", "stop", "wait_listening"]
+__all__ = [
+    "BROKEN_BY_FLAG",
+    "DATABASE",
+    "FLAGS",
+    "flag_on",
+    "main",
+    "schema_broken",
+    "start",
+    "stop",
+    "wait_listening",
+]
 
 
 def _pidfile(workdir: Path) -> Path:
     return workdir / "run" / "service.pid"
 
 
+FLAGS = "flags.json"  # flagd format; the flag below, when on, breaks checkout
+BROKEN_BY_FLAG = "new-checkout"
+DATABASE = "app.db"  # SQLite; checkout needs orders.total, which a bad migration renames
+
+
+def flag_on(workdir: Path) -> bool:
+    """Whether the flagd flag that breaks checkout is served on now."""
+    try:
+        flags = json.loads((workdir / FLAGS).read_text(encoding="utf-8"))["flags"]
+        flag = flags[BROKEN_BY_FLAG]
+        return bool(flag["state"] == "ENABLED" and flag["variants"][flag["defaultVariant"]])
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+
+
+def schema_broken(workdir: Path) -> bool:
+    """Whether the database lacks the column checkout reads (only when there is a database)."""
+    path = workdir / DATABASE
+    if not path.exists():
+        return False
+    try:
+        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1)) as db:
+            db.execute("SELECT total FROM orders LIMIT 1").fetchall()
+    except sqlite3.Error:
+        return True
+    return False
+
+
 def serve(workdir: Path, port: int) -> None:
-    """Serve the release that ``current`` points at, until terminated."""
+    """Serve the release that ``current`` points at, until terminated.
+
+    The release says whether it is healthy; a flag file and a database, when the workdir has
+    them, are read on every request, so turning the flag off or migrating back heals the
+    service without a restart.
+    """
     release = json.loads((workdir / "current" / "release.json").read_text(encoding="utf-8"))
     version = str(release.get("version"))
-    healthy = bool(release.get("healthy"))
+    release_healthy = bool(release.get("healthy"))
+
+    def healthy() -> bool:
+        return release_healthy and not flag_on(workdir) and not schema_broken(workdir)
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             if self.path.startswith("/metrics"):
                 self._metrics()
                 return
+            ok = healthy()
             if self.path.startswith("/health"):
-                status = 200 if healthy else 500
-                body = {"status": "ok" if healthy else "error", "version": version}
+                status = 200 if ok else 500
+                body = {"status": "ok" if ok else "error", "version": version}
             else:
-                status = 200 if healthy else 500
+                status = 200 if ok else 500
                 body = {"service": "demo-web", "version": version}
             data = json.dumps(body).encode()
             self.send_response(status)
@@ -51,7 +102,7 @@ def serve(workdir: Path, port: int) -> None:
             self.wfile.write(data)
 
         def _metrics(self) -> None:
-            if healthy:
+            if healthy():
                 text = (
                     "# HELP demo_release_info The release being served.\n"
                     "# TYPE demo_release_info gauge\n"
