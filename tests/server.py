@@ -36,7 +36,7 @@ class Server:
                 stderr=subprocess.STDOUT,
             )
         self.client = httpx.Client(base_url=self.url, timeout=30)
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 120  # a loaded machine starts a server slowly
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"ic serve exited: {self.log.read_text()}")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 from datetime import datetime
-from itertools import pairwise
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -22,6 +21,8 @@ from pydantic import (
 )
 
 from incident_commander.checks.base import CheckConfig
+from incident_commander.config_approvals import ApprovalRule, ApprovalSettings, Person
+from incident_commander.config_monitoring import MonitoringSettings
 from incident_commander.errors import ConfigError
 from incident_commander.executors.base import IDENTIFIER, ExecutorConfig
 from incident_commander.notify.base import NotifierConfig
@@ -33,7 +34,10 @@ __all__ = [
     "MAX_CONFIG_BYTES",
     "AlertSettings",
     "ApprovalKind",
+    "ApprovalRule",
+    "ApprovalSettings",
     "MonitoringSettings",
+    "Person",
     "Policy",
     "ProbeSettings",
     "ServiceConfig",
@@ -123,54 +127,6 @@ class ValidationSettings(_Strict):
     threshold: float = Field(default=0.95, gt=0, le=1)
 
 
-def _protocol_watch() -> list[float]:
-    """PROTOCOL §1 phase 4: every minute for 30 min, every 10 min to the hour, then 4 h, 24 h."""
-    return [*range(1, 31), 40, 50, 60, 240, 1440]
-
-
-class MonitoringSettings(_Strict):
-    """Extended monitoring after resolution: checkpoints, in minutes after resolving.
-
-    ``per_severity`` replaces the schedule for a level; ``time_scale`` compresses every offset
-    (0.001 turns 24 h into 86 s) for a demo or a test.
-    """
-
-    schedule_minutes: list[float] = Field(default_factory=_protocol_watch, min_length=1)
-    per_severity: dict[str, list[float]] = Field(default_factory=dict)
-    time_scale: float = Field(default=1.0, gt=0, le=1)
-    every_seconds: float = Field(default=5, gt=0)  # how often the watcher looks for due ones
-
-    @field_validator("schedule_minutes")
-    @classmethod
-    def _increasing(cls, value: list[float]) -> list[float]:
-        return _checked_schedule(value)
-
-    @field_validator("per_severity")
-    @classmethod
-    def _each_increasing(cls, value: dict[str, list[float]]) -> dict[str, list[float]]:
-        for level, offsets in value.items():
-            try:
-                _checked_schedule(offsets)
-            except ValueError as exc:
-                raise ValueError(f"{level}: {exc}") from None
-        return value
-
-    def schedule_for(self, severity: str | None) -> list[float]:
-        """The offsets (minutes, compressed by ``time_scale``) for an incident of a level."""
-        offsets = self.per_severity.get(severity or "", self.schedule_minutes)
-        return [minutes * self.time_scale for minutes in offsets]
-
-
-def _checked_schedule(offsets: list[float]) -> list[float]:
-    if not offsets:
-        raise ValueError("a schedule needs at least one checkpoint")
-    if any(minutes <= 0 for minutes in offsets):
-        raise ValueError("checkpoint offsets must be positive (minutes after resolution)")
-    if any(later <= earlier for earlier, later in pairwise(offsets)):
-        raise ValueError("checkpoint offsets must increase; two checkpoints would overlap")
-    return offsets
-
-
 class SeveritySettings(_Strict):
     """Which scheme, and how soon a severity must be confirmed (gate 1)."""
 
@@ -256,6 +212,8 @@ class Settings(_Strict):
     policies: list[Policy] = Field(default_factory=list)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
     monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
+    people: list[Person] = Field(default_factory=list)
+    approvals: ApprovalSettings = Field(default_factory=ApprovalSettings)
     webhook_secret: SecretStr | None = None
     webhook_signature_tolerance_seconds: float = Field(default=300, gt=0, le=86_400)
 
@@ -266,6 +224,27 @@ class Settings(_Strict):
             if not IDENTIFIER.match(name):
                 raise ValueError(f"service name {name!r} must be letters, digits, '.', '_', '-'")
         return value
+
+    @model_validator(mode="after")
+    def _roles_held(self) -> Settings:
+        held = {role for person in self.people for role in person.roles}
+        names = [person.name for person in self.people]
+        if len(set(names)) != len(names):
+            raise ValueError("people: each name may appear once")
+        for kind in ("severity", "mitigation", "resolution"):
+            rule = self.approvals.rule(kind)
+            wanted = [*rule.requires, *(r for roles in rule.requires_for.values() for r in roles)]
+            missing = sorted({role for role in wanted if role not in held})
+            if missing:
+                raise ValueError(
+                    f"approvals.{kind} requires the role(s) {', '.join(missing)}, which no one "
+                    "in people holds"
+                )
+        return self
+
+    def person(self, name: str) -> Person | None:
+        """The configured person of that name, if any."""
+        return next((p for p in self.people if p.name == name), None)
 
     @property
     def scheme(self) -> SeverityScheme:

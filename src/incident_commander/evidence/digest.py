@@ -59,6 +59,8 @@ _DECISION_FIELDS = (
     *("kind", "subject", "prompt", "asked_at", "answered_at", "answer", "approver"),
     *("approver_type", "rationale"),
 )
+# Added later: part of a decision's digest only when set, so earlier records verify as sealed.
+_DECISION_TERMS = ("expires_at", "requires", "votes")
 _EXECUTION_FIELDS = (
     *("idempotency_key", "option_name", "kind", "decision_id", "status", "owner"),
     *("target_release", "release_before", "release_after", "started_at", "finished_at"),
@@ -71,6 +73,12 @@ _DEPLOY_FIELDS = ("service", "version", "commit", "deployed_by", "deployed_at")
 
 def _fields(row: object, names: Iterable[str]) -> dict[str, Any]:
     return {name: getattr(row, name) for name in names}
+
+
+def _decision(row: Decision) -> dict[str, Any]:
+    facts = _fields(row, _DECISION_FIELDS)
+    facts |= {name: value for name in _DECISION_TERMS if (value := getattr(row, name))}
+    return facts
 
 
 def _incident(inc: Incident, deploy: Deploy | None) -> dict[str, str]:
@@ -96,7 +104,7 @@ def row_digests(
     notifications: Iterable[Notification],
 ) -> dict[str, str]:
     """One digest per decision, execution and notification, keyed ``KIND #ID``."""
-    found = {f"decision #{d.id}": digest(_fields(d, _DECISION_FIELDS)) for d in decisions}
+    found = {f"decision #{d.id}": digest(_decision(d)) for d in decisions}
     found |= {f"execution #{e.id}": digest(_fields(e, _EXECUTION_FIELDS)) for e in executions}
     found |= {
         f"notification #{n.id}": digest(_fields(n, _NOTIFICATION_FIELDS)) for n in notifications

@@ -218,6 +218,9 @@ def _decision(decision: Decision) -> dict[str, Any]:
         "approver": decision.approver,
         "approver_type": decision.approver_type,
         "rationale": decision.rationale,
+        "expires_at": isoformat(decision.expires_at),
+        "requires": decision.requires or [],
+        "votes": decision.votes or [],
     }
 
 

@@ -152,6 +152,10 @@ class Engine(Kernel):
             fix_version=fix_version,
         )
 
+    def expire_approvals(self) -> list[str]:
+        """Take the expiry path of every approval past its deadline; the incidents touched."""
+        return approve.expire_due(self)
+
     def monitor_due(self) -> list[dict[str, Any]]:
         """Run every extended-monitoring checkpoint due now (phase 4); what each found."""
         return monitor.run_due(self)

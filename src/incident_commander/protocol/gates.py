@@ -132,7 +132,9 @@ def _gate1(ctx: _Context) -> list[Criterion]:
     confirmed = bool(severity and severity.get("confirmed"))
     confirmation = (severity or {}).get("confirmation") or {}
     answered = _parse_time(confirmation.get("answered_at"))
-    delay = (answered - ctx.inc.detected_at).total_seconds() / 60 if answered else None
+    # The seeds' "within 5 minutes of detection": the clock starts at the first signal.
+    start = ctx.inc.first_signal_at or ctx.inc.detected_at
+    delay = (answered - start).total_seconds() / 60 if answered else None
     comms = (
         (ctx.folder / COMMUNICATION).read_text(encoding="utf-8")
         if (ctx.folder / COMMUNICATION).is_file()
@@ -151,7 +153,7 @@ def _gate1(ctx: _Context) -> list[Criterion]:
             else f"{SEVERITY} missing",
         ),
         Criterion(
-            criterion=f"confirmed within {ctx.sla:g} min of detection",
+            criterion=f"confirmed within {ctx.sla:g} min of the first signal",
             passed=delay is not None and delay <= ctx.sla,
             found=f"confirmed after {delay:.2f} min" if delay is not None else "not confirmed",
         ),

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from incident_commander.clock import utcnow
+from incident_commander.clock import isoformat, utcnow
 from incident_commander.config import ApprovalKind, Settings
 from incident_commander.evidence import seal
 from incident_commander.evidence.chain import GENESIS, event_hash, event_line
+from incident_commander.protocol.planning import incident_kinds
 from incident_commander.protocol.policies import PolicyContext, matching_policy
 from incident_commander.store.models import Decision, Deploy, Event, Incident, Notification
 
@@ -143,13 +145,43 @@ class Journal:
     ) -> tuple[Decision, str | None]:
         """Open an approval prompt; return it and the name of a policy that answers it, if any."""
         prompt = PROMPTS[kind].format(subject=subject)
+        rule = self.settings.approvals.rule(kind)
+        asked = utcnow()
+        ttl = rule.ttl_for(inc.severity)
+        kinds = incident_kinds(
+            (inc.assessment or {}).get("answers"), suspect_deploy=suspect is not None
+        )
+        roles = rule.roles_for(kinds)
         decision = Decision(
-            incident_id=inc.id, kind=kind, subject=subject, prompt=prompt, asked_at=utcnow()
+            incident_id=inc.id,
+            kind=kind,
+            subject=subject,
+            prompt=prompt,
+            asked_at=asked,
+            expires_at=asked + timedelta(minutes=ttl) if ttl else None,
+            requires=roles or None,
+            votes=[] if roles else None,
         )
         self.session.add(decision)
         self.session.flush()
         inc.pending_approval = kind
         self.event(inc, "approval.asked", prompt, {"decision_id": decision.id})
+        if ttl or roles:
+            self.event(
+                inc,
+                "approval.terms",
+                f"{APPROVAL_LABEL[kind]}: "
+                + (
+                    f"answer within {ttl:g} min (by {isoformat(decision.expires_at)})"
+                    if ttl
+                    else ""
+                )
+                + ("; " if ttl and roles else "")
+                + (f"needs a yes from each role: {', '.join(roles)}" if roles else ""),
+                {"decision_id": decision.id},
+            )
+        if roles:  # people in named roles must answer: no policy answers for them
+            return decision, None
         policy = matching_policy(
             self.settings.policies,
             PolicyContext(

@@ -144,6 +144,10 @@ class Decision(Base):
     approver: Mapped[str | None] = mapped_column(String(200))
     approver_type: Mapped[str | None] = mapped_column(String(16))
     rationale: Mapped[str | None] = mapped_column(Text)
+    # The prompt's deadline, the roles whose yes it needs, and each answer given so far.
+    expires_at: Mapped[datetime | None]
+    requires: Mapped[list[Any] | None] = mapped_column(JSON)
+    votes: Mapped[list[Any] | None] = mapped_column(JSON)
 
 
 class Execution(Base):

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from datetime import datetime
+from typing import TYPE_CHECKING, cast
 
 from sqlalchemy import select
 
+from incident_commander.clock import isoformat, utcnow
 from incident_commander.config import ApprovalKind
 from incident_commander.errors import ApprovalNotPending, InvalidInput
 from incident_commander.protocol.journal import (
@@ -22,7 +24,7 @@ from incident_commander.store.models import Decision, Incident
 if TYPE_CHECKING:
     from incident_commander.protocol.kernel import Kernel
 
-__all__ = ["answer", "apply_answer", "ask", "pending_prompt"]
+__all__ = ["answer", "apply_answer", "ask", "expire_due", "pending_prompt"]
 
 
 def ask(
@@ -90,17 +92,167 @@ def answer(
             .order_by(Decision.id.desc())
         ).first()
         assert decision is not None
-        apply_answer(
-            kernel,
-            journal,
-            inc,
-            decision,
-            yes=yes,
-            approver=approver,
-            approver_type="person",
-            rationale=rationale,
+        roles = _roles_of(kernel, approver)
+        if _expired(decision):
+            _expire(kernel, journal, inc, decision)
+            late = ApprovalNotPending(
+                f"{inc.id}: the {APPROVAL_LABEL[decision.kind]} expired at "
+                f"{isoformat(decision.expires_at)}; the answer of {approver} was not taken "
+                f"({'asked again' if inc.pending_approval else 'the incident halted'})"
+            )
+        else:
+            late = None
+            if decision.requires:
+                _vote(kernel, journal, inc, decision, yes, approver, roles, rationale)
+            else:
+                apply_answer(
+                    kernel,
+                    journal,
+                    inc,
+                    decision,
+                    yes=yes,
+                    approver=approver,
+                    approver_type="person",
+                    rationale=rationale,
+                )
+    if late is not None:
+        raise late
+    return decision
+
+
+def _roles_of(kernel: Kernel, approver: str) -> list[str]:
+    """The approver's roles; with people configured, only they may answer."""
+    people = kernel.settings.people
+    if not people:
+        return []
+    person = kernel.settings.person(approver)
+    if person is None:
+        raise InvalidInput(
+            f"{approver!r} is not among the people in ic.yaml "
+            f"({', '.join(p.name for p in people)}); answer --as one of them"
         )
-        return decision
+    return list(person.roles)
+
+
+def _expired(decision: Decision, now: datetime | None = None) -> bool:
+    return decision.expires_at is not None and (now or utcnow()) >= decision.expires_at
+
+
+def _vote(
+    kernel: Kernel,
+    journal: Journal,
+    inc: Incident,
+    decision: Decision,
+    yes: bool,
+    approver: str,
+    roles: list[str],
+    rationale: str,
+) -> None:
+    """One answer to a decision that needs several roles: decide once every role said yes."""
+    needed = list(decision.requires or [])
+    votes = list(decision.votes or [])
+    given = {role for vote in votes for role in vote["roles"]}
+    open_roles = [role for role in needed if role not in given]
+    mine = [role for role in roles if role in open_roles]
+    label = APPROVAL_LABEL[decision.kind]
+    if not mine:
+        held = ", ".join(roles) or "no role"
+        raise InvalidInput(
+            f"{inc.id}: the {label} still needs {', '.join(open_roles)}; {approver} holds {held}"
+        )
+    votes.append(
+        {
+            "approver": approver,
+            "roles": mine,
+            "answer": "yes" if yes else "no",
+            "at": isoformat(utcnow()),
+            "rationale": rationale,
+        }
+    )
+    decision.votes = votes
+    still = [role for role in open_roles if role not in mine]
+    journal.event(
+        inc,
+        "approval.vote",
+        f"{label}: {'yes' if yes else 'no'} from {approver} ({', '.join(mine)})"
+        + (f"; still needed: {', '.join(still)}" if yes and still else ""),
+        {"decision_id": decision.id},
+    )
+    if yes and still:
+        return
+    who = ", ".join(f"{v['approver']} ({', '.join(v['roles'])})" for v in votes)
+    why = "; ".join(f"{v['approver']}: {v['rationale']}" for v in votes if v["rationale"])
+    apply_answer(
+        kernel,
+        journal,
+        inc,
+        decision,
+        yes=yes,
+        approver=who if yes else f"{approver} ({', '.join(mine)})",
+        approver_type="people" if yes else "person",
+        rationale=why,
+    )
+
+
+def _expire(kernel: Kernel, journal: Journal, inc: Incident, decision: Decision) -> None:
+    """The prompt's deadline passed unanswered: ask again and escalate, or halt."""
+    rule = kernel.settings.approvals.rule(decision.kind)
+    label = APPROVAL_LABEL[decision.kind]
+    decision.answer = "expired"
+    decision.answered_at = utcnow()
+    decision.approver = "deadline"
+    decision.approver_type = "deadline"
+    inc.pending_approval = None
+    assert decision.expires_at is not None
+    asked_for = round((decision.expires_at - decision.asked_at).total_seconds() / 60, 2)
+    if rule.on_expiry == "halt":
+        decision.rationale = f"no answer within {asked_for:g} min; halted"
+        journal.event(inc, "approval.expired", f"{label} expired unanswered; halting")
+        kernel.halt(journal, inc, f"the {label} expired after {asked_for:g} min unanswered")
+        inc.resume_status = Status.PLANNING.value
+        return
+    to = rule.escalate_to or "everyone on the channels"
+    decision.rationale = f"no answer within {asked_for:g} min; asked again, escalated to {to}"
+    journal.event(inc, "approval.expired", f"{label} expired unanswered; escalating to {to}")
+    journal.notify(
+        inc,
+        f"[ESCALATION] [{inc.severity}] {inc.service}: {label} unanswered ({inc.id})",
+        f"Nobody answered the {label} of {inc.id} within {asked_for:g} min: {decision.prompt} "
+        f"Answer with `ic approve {inc.id} --yes|--no --as NAME` or "
+        f"POST /api/v1/incidents/{inc.id}/approvals.",
+    )
+    kind = cast("ApprovalKind", decision.kind)  # stored from an ApprovalKind when first asked
+    journal.ask(inc, kind, decision.subject, suspect=kernel.suspect_of(journal.session, inc))
+
+
+def expire_due(kernel: Kernel, *, now: datetime | None = None) -> list[str]:
+    """Take the expiry path of every pending approval past its deadline; the incidents."""
+    moment = now or utcnow()
+    with kernel.store.session() as session:
+        due = list(
+            session.scalars(
+                select(Decision.incident_id).where(
+                    Decision.answer.is_(None),
+                    Decision.expires_at.is_not(None),
+                    Decision.expires_at <= moment,
+                )
+            )
+        )
+    expired = []
+    for incident_id in sorted(set(due)):
+        with kernel.transaction() as journal:
+            inc = kernel.load(journal.session, incident_id)
+            for decision in journal.session.scalars(
+                select(Decision).where(
+                    Decision.incident_id == incident_id,
+                    Decision.answer.is_(None),
+                    Decision.expires_at.is_not(None),
+                    Decision.expires_at <= moment,
+                )
+            ).all():
+                _expire(kernel, journal, inc, decision)
+                expired.append(incident_id)
+    return expired
 
 
 def pending_prompt(kernel: Kernel, incident_id: str) -> str | None:
