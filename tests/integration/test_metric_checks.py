@@ -30,7 +30,7 @@ from tests.prometheus_fixture import (
     run_monitoring,
     silent_server,
 )
-from tests.workspace import free_port
+from tests.workspace import Workspace, free_port
 
 # The workbook's four alerts, on windows of seconds.
 ALERTS = [
@@ -305,8 +305,6 @@ def test_burn_rate_failures_are_recorded_not_raised(prometheus: Monitoring) -> N
 
 
 def _validated(tmp_path: Path, prometheus: Monitoring, recovery: list[dict[str, Any]]) -> Any:
-    from tests.workspace import Workspace
-
     ws = Workspace(tmp_path, f"sqlite:///{tmp_path / 'ic.db'}")
     ws.configure(service_extra={"recovery_checks": recovery})
     ws.start()

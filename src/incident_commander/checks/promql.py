@@ -81,12 +81,10 @@ class Sample:
 
     @property
     def series(self) -> str:
-        """The series as PromQL writes it: ``name{label="value", ...}`` (``scalar`` if none)."""
+        """The series as PromQL writes it: ``name{label="value", ...}`` (``{}`` without labels)."""
         name = self.labels.get("__name__", "")
         rest = ", ".join(f'{k}="{v}"' for k, v in sorted(self.labels.items()) if k != "__name__")
-        if not name and not rest:
-            return "scalar" if not self.labels else "{}"
-        return f"{name}{{{rest}}}" if rest else name
+        return f"{name}{{{rest}}}" if rest or not name else name
 
 
 @dataclass(frozen=True)
