@@ -30,7 +30,8 @@ def _write(tmp_path: Path, text: str) -> Path:
         ),
         (
             "services:\n  web:\n    health_checks:\n      - name: h\n        kind: telepathy\n",
-            "unknown check kind 'telepathy' (one of: alert-cleared, command, http)",
+            "unknown check kind 'telepathy' (one of: alert-cleared, command, http, prometheus, "
+            "slo-burn-rate, tcp)",
         ),
         (
             "validation:\n  threshold: 2\n",

@@ -33,7 +33,14 @@ def test_built_ins_register_through_entry_points() -> None:
         "sql-down",
         "vercel",
     ]
-    assert plugins.CHECKS.available() == ["alert-cleared", "command", "http"]
+    assert plugins.CHECKS.available() == [
+        "alert-cleared",
+        "command",
+        "http",
+        "prometheus",
+        "slo-burn-rate",
+        "tcp",
+    ]
     assert plugins.NOTIFIERS.available() == ["console", "file"]
     assert set(plugins.REGISTRIES) == {"executor", "check", "notifier"}
 
