@@ -30,7 +30,6 @@ from incident_commander.learn.company_config import (
     load_company_config,
 )
 from incident_commander.learn.options import PROVIDER_KINDS, ConfiguredOption, configured_options
-from incident_commander.plugins import EXECUTORS
 from incident_commander.protocol.severity import PRESETS, SeverityScheme
 
 __all__ = [
@@ -200,31 +199,23 @@ def _notes(company: CompanyConfig, options: list[ConfiguredOption]) -> list[str]
     return notes
 
 
+# The executor kind that would do each part of the checklist for a stack (the flag, migration
+# and HTTP kinds named here are the ones ic.yaml's options take for those systems).
+_MIGRATION_KINDS = {"alembic": "alembic-downgrade", "django": "django-migrate", "none": None}
+_FLAG_KINDS = {"flagd": "flag-file", "unleash": "flag-http", "environment": "script", "none": None}
+_CACHE_KINDS = {"redis": "redis-cache", "none": None}
+
+
 def _suggestions(company: CompanyConfig) -> dict[str, str | None]:
-    """For each part of the checklist, the installed executor kind that would do it."""
-    installed = set(EXECUTORS.available())
-
-    def first(*kinds: str | None) -> str | None:
-        return next((k for k in kinds if k and k in installed), None)
-
-    deploy = PROVIDER_KINDS[company.hosting.provider]
+    """For each part of the checklist, the executor kind that would do it for this stack."""
     orm = company.database.orm
     flags = company.feature_flags.provider
+    cache = company.cache.provider
     return {
-        "deploy": first(*deploy, "script"),
-        "database": None
-        if orm == "none"
-        else first(
-            {"alembic": "alembic-downgrade", "django": "django-migrate"}.get(orm),
-            "sql-down",
-            "script",
-        ),
-        "flags": None
-        if flags == "none"
-        else first({"flagd": "flag-file"}.get(flags), "flag-http", "http-action", "script"),
-        "cache": None
-        if company.cache.provider == "none"
-        else first({"redis": "redis-cache"}.get(company.cache.provider), "script"),
+        "deploy": PROVIDER_KINDS[company.hosting.provider][0],
+        "database": _MIGRATION_KINDS.get(orm, "sql-down"),
+        "flags": _FLAG_KINDS.get(flags, "http-action"),
+        "cache": _CACHE_KINDS.get(cache, "script"),
     }
 
 
