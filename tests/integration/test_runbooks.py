@@ -31,7 +31,10 @@ FLY_SOLO: dict[str, Any] = {
     "database": {"engine": "postgresql", "orm": "prisma"},
     "feature_flags": {"provider": "posthog"},
     "observability": {"provider": "Better Stack"},
-    "error_tracking": {"provider": "Sentry", "dashboard": "https://sentry.io/organizations/shopkeep"},
+    "error_tracking": {
+        "provider": "Sentry",
+        "dashboard": "https://sentry.io/organizations/shopkeep",
+    },
 }
 
 K8S_TEAM: dict[str, Any] = {
@@ -137,7 +140,9 @@ def test_fly_prisma_solo_runbook(tmp_path: Path) -> None:
     for other in ("kubectl", "alembic", "vercel rollback", "manage.py", "drizzle-kit"):
         assert other not in runbook
     # The seed's P0-P3 targets, with examples.
-    assert "| **P0** | outage, data loss or breach | the production database is unreachable" in runbook
+    assert (
+        "| **P0** | outage, data loss or breach | the production database is unreachable" in runbook
+    )
     assert "| immediate | 1 hour |" in runbook
     assert "| **P3** | cosmetic |" in runbook and "| next sprint | 1 week |" in runbook
     # Written for one person, from start to end.
@@ -234,7 +239,9 @@ def test_without_an_option_the_runbook_says_which_kind_would_do_it(tmp_path: Pat
     _generate(tmp_path)
 
     runbook = (tmp_path / RUNBOOK).read_text()
-    assert "ic.yaml configures no option for this yet (an option of kind `fly` would do it" in runbook
+    assert (
+        "ic.yaml configures no option for this yet (an option of kind `fly` would do it" in runbook
+    )
     assert "`shop` https://shopkeep.example/up" in runbook
 
 

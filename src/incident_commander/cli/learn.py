@@ -35,7 +35,11 @@ def _memo_files(paths: list[Path]) -> list[Path]:
 def _status_table(report: StatusReport) -> Table:
     table = Table(title="Service status", title_justify="left")
     for column in ("service", "check", "url", "critical", "status", "latency", "result"):
-        table.add_column(column, no_wrap=column in ("service", "check", "status"))
+        table.add_column(
+            column,
+            no_wrap=column in ("service", "check", "status", "latency"),
+            overflow="fold" if column == "url" else "ellipsis",
+        )
     for probe in report.probes:
         result = "[green]ok[/]" if probe.ok else f"[red]FAIL[/] {escape(probe.failure or '')}"
         table.add_row(

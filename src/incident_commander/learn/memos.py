@@ -63,8 +63,15 @@ def memo_path(base_dir: Path, incident_id: str) -> Path:
     return base_dir / MEMO_DIR / f"{incident_id}.md"
 
 
+class _PlainDumper(yaml.SafeDumper):
+    """YAML a person edits: equal values written out each time, never as anchors."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
 def _front_matter(front: dict[str, Any]) -> str:
-    dumped = yaml.safe_dump(front, sort_keys=False, allow_unicode=True, width=1000)
+    dumped = yaml.dump(front, Dumper=_PlainDumper, sort_keys=False, allow_unicode=True, width=1000)
     return f"---\n{dumped}---\n"
 
 
