@@ -291,3 +291,41 @@ def test_missing_company_config_is_a_clear_error(tmp_path: Path) -> None:
     result = run_ic("runbook", "generate", "--config", "nowhere.yaml", cwd=tmp_path)
 
     assert_clean_error(result, 2, "nowhere.yaml: company config not found", "Hint: write a")
+
+
+PROVIDER_OPTIONS: list[dict[str, Any]] = [
+    {"kind": "kubernetes", "deployment": "web", "context": "prod", "extra_args": ["--v=2"]},
+    {"kind": "helm", "release_name": "web", "namespace": "shop", "revision": "{release}"},
+    {"kind": "docker-compose", "compose_file": "compose.prod.yaml"},
+    {"kind": "fly", "app": "shop", "image": "registry.fly.io/shop"},
+    {"kind": "vercel", "scope": "acme"},
+    {"kind": "heroku", "app": "shop", "version": "{release}"},
+    {"kind": "railway", "remove_latest": True, "environment": "production"},
+    {"kind": "aws-ecs", "cluster": "prod", "ecs_service": "web", "family": "web"},
+]
+
+
+@pytest.mark.parametrize("option", PROVIDER_OPTIONS, ids=lambda o: o["kind"])
+def test_runbook_commands_are_the_commands_the_executor_runs(
+    tmp_path: Path, option: dict[str, Any]
+) -> None:
+    from incident_commander.config import Settings
+    from incident_commander.executors.base import ExecutionContext
+    from incident_commander.executors.recipes import RecipeExecutor
+    from incident_commander.learn.options import configured_options, shell_words
+    from incident_commander.plugins import EXECUTORS
+
+    settings = Settings.model_validate(
+        {"services": {"web": {"rollback_options": [{"name": "undo", **option}]}}}
+    )
+    (shown,) = configured_options(settings)
+    executor = EXECUTORS.load(option["kind"])()
+    assert isinstance(executor, RecipeExecutor)
+    config = settings.services["web"].rollback_options[0]
+    ctx = ExecutionContext(
+        incident_id="INC-20260101-0001", service="web", base_dir=tmp_path, target_release="v41"
+    )
+
+    runs = [shell_words(argv) for argv in executor._commands(config, ctx)]
+
+    assert [c.replace("$RELEASE", "v41") for c in shown.commands] == runs

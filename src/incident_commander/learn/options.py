@@ -99,16 +99,21 @@ def shell_words(argv: Iterable[str]) -> str:
 
 
 def _fill(text: str, values: dict[str, Any]) -> str:
-    """Placeholders replaced by option fields, the service, or a shell variable."""
+    """Option fields first (they may name run-time placeholders themselves, as a revision of
+    ``{release}`` does), then the service and the shell variables, as the executor fills them."""
 
-    def one(match: re.Match[str]) -> str:
+    def field_value(match: re.Match[str]) -> str:
         name = match.group(1)
-        if name in _RUNTIME:
-            return _RUNTIME[name]
-        value = values.get(name)
+        value = values.get(name) if name not in (*_RUNTIME, "service") else None
         return match.group(0) if value is None else str(value)
 
-    return PLACEHOLDER.sub(one, text)
+    def runtime(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name == "service" and "service" in values:
+            return str(values["service"])
+        return _RUNTIME.get(name, match.group(0))
+
+    return PLACEHOLDER.sub(runtime, PLACEHOLDER.sub(field_value, text))
 
 
 def _unset(value: object) -> bool:
