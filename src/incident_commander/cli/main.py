@@ -99,6 +99,7 @@ def _register() -> None:
         evidence,
         executors,
         incidents,
+        learn,
         listing,
         serve,
         setup,
@@ -111,6 +112,7 @@ def _register() -> None:
     listing.register(app)
     evidence.register(app)
     executors.register(app)
+    learn.register(app)
     serve.register(app)
     demo.register(app)
     watch.register(app)

@@ -13,6 +13,7 @@ from incident_commander.evidence.record import load_record
 from incident_commander.evidence.verify import Verification, verify
 from incident_commander.protocol import driver
 from incident_commander.protocol.driver import RunOutcome
+from incident_commander.protocol.gates import GateResult, run_gate
 from incident_commander.protocol.kernel import EventListener, Kernel
 from incident_commander.protocol.postmortem import write_report
 from incident_commander.protocol.severity import Answers
@@ -198,6 +199,10 @@ class Engine(Kernel):
             record = load_record(session, self.load(session, incident_id))
             write_report(self.evidence, self.settings, session, record)
         return self.evidence.path(incident_id) / REPORT
+
+    def gate(self, incident_id: str, gate: str) -> GateResult:
+        """Evaluate one quality gate over the incident's evidence as it stands now."""
+        return run_gate(gate, self.record(incident_id), self)
 
     def verify(self, incident_id: str) -> Verification:
         """Recompute the timeline chain and every recorded artifact hash."""
