@@ -132,6 +132,7 @@ class SeveritySettings(_Strict):
 
     scheme: str = "SEV1-4"
     confirmation_sla_minutes: float = Field(default=5, gt=0)
+    page_burn_is_top: bool = True  # a page-level SLO burn in production: the top level
     custom: SeverityScheme | None = None
 
     @model_validator(mode="after")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -108,6 +109,7 @@ class Answers(BaseModel):
     deploys_blocked: bool = False
     correctness_affected: bool = False
     slo_burn_rate: float | None = None
+    slo_burn: Literal["page", "ticket", "none"] | None = None  # the multi-window verdict
     blast_radius: str | None = None
     customer_impact: str | None = None
     impacted_components: list[str] = Field(default_factory=list)
@@ -121,8 +123,14 @@ class Classification:
     path: list[str] = field(default_factory=list)
 
 
-def classify(answers: Answers, scheme: SeverityScheme) -> Classification:
-    """Walk the default decision tree (PROTOCOL §5) and return the level and the path taken."""
+def classify(
+    answers: Answers, scheme: SeverityScheme, *, page_burn_is_top: bool = True
+) -> Classification:
+    """Walk the default decision tree (PROTOCOL §5) and return the level and the path taken.
+
+    With production affected, an SLO burning at the page level counts as grave when
+    ``page_burn_is_top`` (else it stays at the second level, as any production impact does).
+    """
     names = scheme.names
     second = names[1]
     third = names[min(2, len(names) - 1)]
@@ -142,6 +150,12 @@ def classify(answers: Answers, scheme: SeverityScheme) -> Classification:
         if grave:
             path.append(f"{' / '.join(grave)}: yes")
             return Classification(names[0], path)
+        if answers.slo_burn == "page":
+            if page_burn_is_top:
+                path.append("SLO burning at the page level: yes")
+                return Classification(names[0], path)
+            path.append("SLO burning at the page level: yes (second level by config)")
+            return Classification(second, path)
         path.append("service down / data lost / security compromised: no")
         return Classification(second, path)
     path.append("production affected: no")
