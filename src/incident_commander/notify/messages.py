@@ -129,6 +129,14 @@ def _render_with(
     return " ".join(subject.split()), body
 
 
+def _plain(kind: MessageKind, context: dict[str, Any], fmt: BodyFormat) -> tuple[str, str]:
+    """The last resort when no template renders: the kind and the incident, plainly."""
+    incident = context.get("incident") or {}
+    subject = f"[{incident.get('severity') or '-'}] {incident.get('service', '')}: {kind.value}"
+    body = f"{kind.value} — incident {incident.get('id', '')}: {incident.get('title', '')}"
+    return escape_value(subject, "text"), escape_value(body, fmt)
+
+
 def _custom(overrides: Path | None, kind: str) -> str | None:
     if overrides is None or not (overrides / f"{kind}.j2").is_file():
         return None
@@ -148,11 +156,13 @@ def render(
     custom = _custom(overrides, kind.value)
     try:
         subject, body = _render_with(kind.value, context, fmt, custom)
-    except Exception as exc:  # a broken custom template must not lose the message
-        if custom is None:
-            raise
-        problem = f"template {Path(custom) / (kind.value + '.j2')}: {type(exc).__name__}: {exc}"
-        subject, body = _render_with(kind.value, context, fmt, None)
+    except Exception as exc:  # a broken template must not lose the message, nor stop the step
+        where = Path(custom) / f"{kind.value}.j2" if custom else f"shipped {kind.value}.j2"
+        problem = f"template {where}: {type(exc).__name__}: {exc}"
+        try:
+            subject, body = _render_with(kind.value, context, fmt, None)
+        except Exception:
+            subject, body = _plain(kind, context, fmt)
     return Rendered(
         truncate(subject, 250), truncate(body, max_chars), problem[:500] if problem else None
     )

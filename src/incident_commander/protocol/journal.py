@@ -84,6 +84,8 @@ def message_context(session: Session, settings: Settings, inc: Incident) -> dict
         if suspect
         else None,
         "link": incident_link(settings, inc.id),
+        "text": None,  # optional words of a person (manual and status updates)
+        "by": None,
     }
 
 
