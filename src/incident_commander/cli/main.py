@@ -100,6 +100,7 @@ def _register() -> None:
         executors,
         incidents,
         listing,
+        notify,
         serve,
         setup,
     )
@@ -108,6 +109,7 @@ def _register() -> None:
     incidents.register(app)
     answers.register(app)
     listing.register(app)
+    notify.register(app)
     evidence.register(app)
     executors.register(app)
     serve.register(app)

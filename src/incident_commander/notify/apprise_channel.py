@@ -91,7 +91,8 @@ class AppriseNotifier(Notifier):
             if refused is not None:
                 raise ValueError(f"channel {self.name!r}: Apprise refused the URL: {refused}")
             self._resolved, self._shown = url, shown
-            self._secrets = [s for s in (url, raw, *used, *_credentials(url)) if len(s) >= 3]
+            parts = [*(value for value in used if value != url), *_credentials(url)]
+            self._secrets = [s for s in parts if len(s) >= 3]
 
         def prepared(self, base_dir: Path) -> AppriseNotifier.Config:
             """Read ``url_file`` (relative to the workspace folder) and check its URL."""
@@ -113,7 +114,9 @@ class AppriseNotifier(Notifier):
             return self.scrub(self._shown)
 
         def scrub(self, text: str) -> str:
-            """``text`` with the URL and every credential in it masked."""
+            """``text`` with the URL shown in its privacy form and every credential masked."""
+            if self._resolved:
+                text = text.replace(self._resolved, self._shown)
             for secret in sorted(self._secrets, key=len, reverse=True):
                 text = text.replace(secret, MASK)
             return text
