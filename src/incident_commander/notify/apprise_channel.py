@@ -12,10 +12,12 @@ from __future__ import annotations
 import logging
 import os
 import re
+import threading
+import warnings
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
-import apprise
 from pydantic import Field, PrivateAttr, SecretStr, model_validator
 
 from incident_commander.notify.base import Delivery, Message, Notifier, NotifierConfig
@@ -26,6 +28,19 @@ _VARIABLE = re.compile(
     r"\$(?:\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)\}|(?P<plain>[A-Za-z_][A-Za-z0-9_]*))"
 )
 MASK = "****"
+_loading = threading.Lock()
+
+
+def _apprise() -> ModuleType:
+    """Apprise with its plugins loaded, imported on first use (it takes a moment, and only
+    workspaces with Apprise channels need it). A plugin's own deprecation notices are muted."""
+    with _loading, warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import apprise
+        from apprise.plugins import N_MGR
+
+        N_MGR.load_modules()  # type: ignore[no-untyped-call]
+    return apprise
 
 
 def _expand(value: str) -> tuple[str, list[str]]:
@@ -49,13 +64,14 @@ def check_url(url: str) -> tuple[str, str | None]:
     Returns the URL as Apprise shows it with credentials masked (without its query), or the
     reason Apprise gave for refusing it (as the second item).
     """
-    capture = apprise.LogCapture(level=logging.WARNING, fmt="%(message)s")  # type: ignore[no-untyped-call]
+    apprise = _apprise()
+    capture = apprise.LogCapture(level=logging.WARNING, fmt="%(message)s")
     with capture as captured:
         service = apprise.Apprise.instantiate(url)
     if service is None:
         said = "; ".join(line for line in captured.getvalue().splitlines() if line.strip())
         return "", said or "Apprise does not know this URL"
-    shown: str = service.url(privacy=True)  # type: ignore[no-untyped-call]
+    shown: str = service.url(privacy=True)
     return shown.split("?", 1)[0], None
 
 
@@ -127,6 +143,7 @@ class AppriseNotifier(Notifier):
 
     def send(self, config: NotifierConfig, message: Message) -> Delivery:
         assert isinstance(config, AppriseNotifier.Config)
+        apprise = _apprise()
         sender = apprise.Apprise(asset=apprise.AppriseAsset(service_timeout=config.timeout_seconds))
         if not sender.add(config.resolved_url):
             return Delivery(ok=False, detail=f"Apprise refused {config.target()}")
