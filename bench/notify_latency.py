@@ -131,8 +131,7 @@ def main() -> int:
                         return 1
                     delays[receiver].append(arrived - started)
                 print(
-                    f"{service}: SMTP {delays['smtp'][-1]:.3f} s, "
-                    f"HTTP {delays['http'][-1]:.3f} s"
+                    f"{service}: SMTP {delays['smtp'][-1]:.3f} s, HTTP {delays['http'][-1]:.3f} s"
                 )
         finally:
             server.terminate()
