@@ -15,7 +15,7 @@ from incident_commander.notify.base import Notifier
 def test_built_ins_register_through_entry_points() -> None:
     assert plugins.EXECUTORS.available() == ["git", "redis-cache", "release-symlink", "script"]
     assert plugins.CHECKS.available() == ["alert-cleared", "command", "http"]
-    assert plugins.NOTIFIERS.available() == ["console", "file"]
+    assert plugins.NOTIFIERS.available() == ["apprise", "console", "file", "webhook"]
     assert set(plugins.REGISTRIES) == {"executor", "check", "notifier"}
 
 
