@@ -26,6 +26,7 @@ from incident_commander.config_monitoring import MonitoringSettings
 from incident_commander.errors import ConfigError
 from incident_commander.executors.base import IDENTIFIER, ExecutorConfig
 from incident_commander.notify.base import NotifierConfig
+from incident_commander.notify.routing import check_routing
 from incident_commander.plugins import CHECKS, EXECUTORS, NOTIFIERS, AnyRegistry, PluginError
 from incident_commander.protocol.severity import PRESETS, Answers, SeverityScheme
 
@@ -210,6 +211,10 @@ class Settings(_Strict):
     validation: ValidationSettings = Field(default_factory=ValidationSettings)
     services: dict[str, ServiceConfig] = Field(default_factory=dict)
     notifications: list[_Notifier] = Field(default_factory=list)
+    # Per severity, the audiences told of it (a severity not named here reaches every audience).
+    routing: dict[str, list[str]] = Field(default_factory=dict)
+    message_templates: str | None = None  # a folder of <kind>.j2 overriding the shipped ones
+    public_url: str | None = Field(default=None, pattern=r"^https?://\S+$")  # links in messages
     policies: list[Policy] = Field(default_factory=list)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
     monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
@@ -246,6 +251,18 @@ class Settings(_Strict):
     def person(self, name: str) -> Person | None:
         """The configured person of that name, if any."""
         return next((p for p in self.people if p.name == name), None)
+
+    @model_validator(mode="after")
+    def _routing(self) -> Settings:
+        problems = check_routing(self.notifications, self.routing, self.scheme.names)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    @property
+    def templates_dir(self) -> Path | None:
+        """The folder of custom message templates, if one is configured."""
+        return self.resolve_path(self.message_templates) if self.message_templates else None
 
     @property
     def scheme(self) -> SeverityScheme:
@@ -343,8 +360,11 @@ def load_settings(explicit: str | os.PathLike[str] | None = None) -> Settings:
         raise ConfigError(_describe(exc, str(path or "settings"))) from None
     settings.base_dir = base_dir
     settings.config_path = path
-    for channel in settings.notifications:
-        target = getattr(channel, "path", None)
-        if isinstance(target, str):
-            object.__setattr__(channel, "path", str(settings.resolve_path(target)))
+    channels = []
+    for index, channel in enumerate(settings.notifications):
+        try:
+            channels.append(channel.prepared(base_dir))
+        except ValueError as exc:
+            raise ConfigError(f"{path or 'settings'}: notifications.{index}: {exc}") from None
+    settings.notifications = channels
     return settings

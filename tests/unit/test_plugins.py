@@ -41,7 +41,7 @@ def test_built_ins_register_through_entry_points() -> None:
         "slo-burn-rate",
         "tcp",
     ]
-    assert plugins.NOTIFIERS.available() == ["console", "file"]
+    assert plugins.NOTIFIERS.available() == ["apprise", "console", "file", "webhook"]
     assert set(plugins.REGISTRIES) == {"executor", "check", "notifier"}
 
 

@@ -87,12 +87,28 @@ def register(app: typer.Typer) -> None:
             str,
             typer.Option(help="What breaks: bad-deploy, bad-flag or bad-migration."),
         ] = "bad-deploy",
+        notify_smtp: Annotated[
+            str | None,
+            typer.Option(
+                "--notify-smtp",
+                metavar="HOST:PORT",
+                help="E-mail the stakeholders' messages through this SMTP server "
+                "(default: print them on the console).",
+            ),
+        ] = None,
     ) -> None:
         """Run the demo incident on a real local service.
 
         Exit 0 only if the service recovered and every gate passed.
         """
-        from incident_commander.demo.scenario import run_demo, setup_by_hand, stop_service
+        from incident_commander.demo.scenario import (
+            demo_channels,
+            run_demo,
+            setup_by_hand,
+            stop_service,
+        )
+
+        demo_channels(notify_smtp)  # a malformed HOST:PORT is refused before anything starts
 
         if stop:
             stopped = stop_service(workdir)
@@ -118,7 +134,14 @@ def register(app: typer.Typer) -> None:
         def say(kind: str, text: str) -> None:
             err.print(f"[dim]demo:[/] {escape(text)}")
 
-        summary = run_demo(workdir, on_event=print_event, say=say, force=force, scenario=scenario)
+        summary = run_demo(
+            workdir,
+            on_event=print_event,
+            say=say,
+            force=force,
+            scenario=scenario,
+            notify_smtp=notify_smtp,
+        )
         if json_out:
             print_json(summary)
         else:

@@ -101,6 +101,7 @@ def _register() -> None:
         incidents,
         learn,
         listing,
+        notify,
         serve,
         setup,
         watch,
@@ -110,6 +111,7 @@ def _register() -> None:
     incidents.register(app)
     answers.register(app)
     listing.register(app)
+    notify.register(app)
     evidence.register(app)
     executors.register(app)
     learn.register(app)

@@ -108,6 +108,25 @@ def _prepare(workdir: Path, *, by_hand: bool = False, force: bool = False) -> No
         ) from None
 
 
+def demo_channels(notify_smtp: str | None) -> list[dict[str, Any]]:
+    """The demo's channels: the on-call inbox file, and the stakeholders on the console or,
+    with ``notify_smtp`` (``HOST:PORT``), by e-mail through that SMTP server."""
+    stakeholders: dict[str, Any] = {"name": "stakeholders", "audience": "stakeholders"}
+    if notify_smtp:
+        host, _, port = notify_smtp.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise InvalidInput(f"--notify-smtp wants HOST:PORT, got {notify_smtp!r}")
+        stakeholders |= {
+            "kind": "apprise",
+            "url": f"mailto://{host}:{port}?from=ic-demo@example.com&to=stakeholders@example.com",
+            "format": "markdown",
+        }
+    else:
+        stakeholders["kind"] = "console"
+    inbox = {"name": "on-call-inbox", "kind": "file", "audience": "SRE on-call"}
+    return [{**inbox, "path": "notifications.log"}, stakeholders]
+
+
 def write_demo_setup(
     workdir: Path,
     port: int,
@@ -115,6 +134,7 @@ def write_demo_setup(
     *,
     with_policies: bool = True,
     scenario: Scenario = SCENARIOS["bad-deploy"],
+    notify_smtp: str | None = None,
 ) -> None:
     """Write releases, the rollback script, the scenario's files and ic.yaml into ``workdir``."""
     for version, healthy in (("v1", True), ("v2", False)):
@@ -168,14 +188,7 @@ def write_demo_setup(
                 "rollback_options": scenario.options(workdir, port, restart),
             }
         },
-        "notifications": [
-            {
-                "name": "on-call-inbox",
-                "kind": "file",
-                "audience": "SRE on-call",
-                "path": "notifications.log",
-            },
-        ],
+        "notifications": demo_channels(notify_smtp),
         "policies": scenario.policies if with_policies else [],
     }
     header = (
@@ -230,6 +243,7 @@ def run_demo(
     say: Callable[[str, str], None] | None = None,
     force: bool = False,
     scenario: str = "bad-deploy",
+    notify_smtp: str | None = None,
 ) -> dict[str, Any]:
     """Run the whole demo incident of ``scenario`` in ``workdir``; return the summary."""
     try:
@@ -241,7 +255,7 @@ def run_demo(
     workdir = workdir.resolve()
     _prepare(workdir, force=force)
     port = free_port()
-    write_demo_setup(workdir, port, timings, scenario=story)
+    write_demo_setup(workdir, port, timings, scenario=story, notify_smtp=notify_smtp)
     commander = Commander.from_config(workdir / "ic.yaml", on_event=on_event)
     try:
         tell("demo", f"deploying v1 (good) of {SERVICE} on 127.0.0.1:{port}")

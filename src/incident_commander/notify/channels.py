@@ -35,6 +35,16 @@ class FileNotifier(Notifier):
         kind: str = "file"
         path: str
 
+        def prepared(self, base_dir: Path) -> FileNotifier.Config:
+            """The inbox path made absolute against the workspace folder."""
+            path = Path(self.path)
+            return self.model_copy(
+                update={"path": str(path if path.is_absolute() else base_dir / path)}
+            )
+
+        def target(self) -> str:
+            return self.path
+
     def send(self, config: NotifierConfig, message: Message) -> Delivery:
         assert isinstance(config, FileNotifier.Config)
         path = Path(config.path)

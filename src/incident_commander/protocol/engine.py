@@ -22,6 +22,7 @@ from incident_commander.protocol.steps import (
     assess,
     declare,
     execute,
+    inform,
     monitor,
     plan,
     preflight,
@@ -188,6 +189,21 @@ class Engine(Kernel):
         resolve.dismiss(
             self, incident_id, reason=reason, dismissed_by=dismissed_by, by_person=by_person
         )
+
+    def announce(
+        self,
+        incident_id: str,
+        *,
+        audience: str,
+        text: str,
+        public: bool,
+        by: str,
+        wait_s: float = 30,
+    ) -> list[inform.Delivered]:
+        """Send a manual update to one audience; wait at most ``wait_s`` for its delivery."""
+        ids = inform.announce(self, incident_id, audience=audience, text=text, public=public, by=by)
+        self.outbox.flush(wait_s)
+        return inform.deliveries(self, ids)
 
     def record_review(self, incident_id: str, review: Review, *, recorded_by: str) -> None:
         """Record what the post-incident review found (root cause, 5 Whys, actions)."""

@@ -16,7 +16,6 @@ from incident_commander.evidence.files import sha256_file
 from incident_commander.evidence.folder import RCA_MANIFEST
 from incident_commander.evidence.record import IncidentRecord
 from incident_commander.evidence.render import (
-    COMMUNICATION,
     DECISIONS,
     EXECUTION,
     INTAKE,
@@ -28,8 +27,9 @@ from incident_commander.evidence.render import (
     VALIDATION,
 )
 from incident_commander.evidence.upstream import find_inputs
+from incident_commander.notify.routing import STAKEHOLDER_AUDIENCES, audiences_of
 from incident_commander.reports.report import REPORT, report_sections
-from incident_commander.store.models import Deploy
+from incident_commander.store.models import Deploy, Notification
 
 if TYPE_CHECKING:
     from incident_commander.protocol.kernel import Kernel
@@ -127,6 +127,28 @@ def _upstream(kernel: Kernel) -> list[str]:
     ]
 
 
+def _stakeholders_notified(ctx: _Context) -> tuple[bool, str]:
+    """Whether a message to a stakeholder audience was delivered (the outbox's results).
+
+    A workspace whose channels reach no stakeholder audience counts any delivered message,
+    and says so.
+    """
+    with ctx.kernel.store.session() as session:
+        sent = dict(
+            session.execute(
+                select(Notification.audience, func.count())
+                .where(Notification.incident_id == ctx.inc.id, Notification.status == "sent")
+                .group_by(Notification.audience)
+            ).all()
+        )
+    configured = set(audiences_of(ctx.kernel.settings.notifications))
+    counted = STAKEHOLDER_AUDIENCES & configured or configured
+    delivered = sum(n for audience, n in sent.items() if audience in counted)
+    which = ", ".join(sorted(counted)) or "none configured"
+    note = "" if STAKEHOLDER_AUDIENCES & configured else " (no stakeholder audience configured)"
+    return delivered > 0, f"{delivered} message(s) delivered to {which}{note}"
+
+
 def _gate1(ctx: _Context) -> list[Criterion]:
     severity = _read_json(ctx.folder, SEVERITY)
     confirmed = bool(severity and severity.get("confirmed"))
@@ -135,12 +157,7 @@ def _gate1(ctx: _Context) -> list[Criterion]:
     # The seeds' "within 5 minutes of detection": the clock starts at the first signal.
     start = ctx.inc.first_signal_at or ctx.inc.detected_at
     delay = (answered - start).total_seconds() / 60 if answered else None
-    comms = (
-        (ctx.folder / COMMUNICATION).read_text(encoding="utf-8")
-        if (ctx.folder / COMMUNICATION).is_file()
-        else ""
-    )
-    delivered = comms.count("| delivered:")
+    notified, found = _stakeholders_notified(ctx)
     intake = (
         (ctx.folder / INTAKE).read_text(encoding="utf-8") if (ctx.folder / INTAKE).is_file() else ""
     )
@@ -157,11 +174,7 @@ def _gate1(ctx: _Context) -> list[Criterion]:
             passed=delay is not None and delay <= ctx.sla,
             found=f"confirmed after {delay:.2f} min" if delay is not None else "not confirmed",
         ),
-        Criterion(
-            criterion="stakeholders notified",
-            passed=delivered > 0,
-            found=f"{delivered} delivered notification(s) in {COMMUNICATION}",
-        ),
+        Criterion(criterion="stakeholders notified", passed=notified, found=found),
         Criterion(
             criterion="intake log complete",
             passed="## Signals taken in" in intake and "### " in intake,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Any
 
@@ -12,11 +13,22 @@ from incident_commander.clock import isoformat, utcnow
 from incident_commander.config import ApprovalKind, Settings
 from incident_commander.evidence import seal
 from incident_commander.evidence.chain import GENESIS, event_hash, event_line
+from incident_commander.notify.base import EventChannelConfig, NotifierConfig
+from incident_commander.notify.messages import PUBLIC_KINDS, MessageKind, public_state, render
+from incident_commander.notify.routing import recipients
 from incident_commander.protocol.planning import incident_kinds
 from incident_commander.protocol.policies import PolicyContext, matching_policy
 from incident_commander.store.models import Decision, Deploy, Event, Incident, Notification
 
-__all__ = ["PROMPTS", "Journal", "phase_complete", "phase_start"]
+__all__ = [
+    "PROMPTS",
+    "Journal",
+    "event_json",
+    "incident_link",
+    "message_context",
+    "phase_complete",
+    "phase_start",
+]
 
 PHASE_START = {
     1: "[PHASE 1 START] - Monitoring production alerts for incident signals...",
@@ -43,6 +55,60 @@ APPROVAL_LABEL = {
     "mitigation": "mitigation approval",
     "resolution": "resolution confirmation",
 }
+
+
+def incident_link(settings: Settings, incident_id: str) -> str:
+    """Where to read about an incident: the API (with ``public_url``) or its evidence folder."""
+    if settings.public_url:
+        return f"{settings.public_url.rstrip('/')}/api/v1/incidents/{incident_id}"
+    return str(settings.evidence_dir / incident_id)
+
+
+def message_context(session: Session, settings: Settings, inc: Incident) -> dict[str, Any]:
+    """What every message template may use: the incident, its suspect deploy and a link."""
+    suspect = session.get(Deploy, inc.suspect_deploy_id) if inc.suspect_deploy_id else None
+    return {
+        "incident": {
+            "id": inc.id,
+            "title": inc.title,
+            "service": inc.service,
+            "severity": inc.severity,
+            "status": inc.status,
+            "symptoms": list(inc.symptoms or []),
+        },
+        "public_state": public_state(inc.status),
+        "suspect": {
+            "service": suspect.service,
+            "version": suspect.version,
+            "commit": suspect.commit,
+            "deployed_at": isoformat(suspect.deployed_at),
+        }
+        if suspect
+        else None,
+        "link": incident_link(settings, inc.id),
+        "text": None,  # optional words of a person (manual and status updates)
+        "by": None,
+    }
+
+
+def event_json(inc: Incident, row: Event) -> str:
+    """A timeline event as the JSON an event webhook receives."""
+    return json.dumps(
+        {
+            "event": row.kind,
+            "seq": row.seq,
+            "at": isoformat(row.at),
+            "message": row.message,
+            "incident": {
+                "id": inc.id,
+                "service": inc.service,
+                "severity": inc.severity,
+                "status": inc.status,
+                "title": inc.title,
+            },
+        },
+        ensure_ascii=False,
+    )
 
 
 def phase_start(n: int) -> str:
@@ -103,35 +169,96 @@ class Journal:
         inc.updated_at = at
         self.touched.add(inc.id)
         self.emitted.append((inc.id, kind, text))
+        self._forward(inc, row)
         return row
 
-    def notify(self, inc: Incident, subject: str, body: str) -> list[Notification]:
-        """Queue a message for every channel routed for the incident's severity.
+    def tell(
+        self,
+        inc: Incident,
+        kind: MessageKind,
+        context: dict[str, Any] | None = None,
+        *,
+        audience: str | None = None,
+        public: bool | None = None,
+    ) -> list[Notification]:
+        """Queue a message of ``kind`` for every channel routed for the incident.
 
-        The rows are part of the step's transaction (an outbox): nothing is sent while the step
-        holds the store, and a step that rolls back sends nothing. ``Engine.transaction`` hands
-        them to the outbox once the step commits; the outbox records each delivery's result.
+        Each channel gets the kind's template rendered in its format (values from outside
+        escaped, mentions neutralised, cut to its limit). The rows are part of the step's
+        transaction (an outbox): nothing is sent while the step holds the store, and a step that
+        rolls back sends nothing. ``Kernel.transaction`` hands them to the outbox once the step
+        commits; the outbox records each delivery's result.
         """
+        public = kind in PUBLIC_KINDS if public is None else public
+        channels = recipients(
+            self.settings.notifications,
+            self.settings.routing,
+            severity=inc.severity,
+            service=inc.service,
+            public=public,
+            audience=audience,
+        )
+        if not channels:
+            return []
+        values = {**message_context(self.session, self.settings, inc), **(context or {})}
         queued = []
-        for channel in self.settings.notifications:
-            if channel.severities and inc.severity not in channel.severities:
-                continue
-            row = Notification(
-                incident_id=inc.id,
-                at=utcnow(),
-                channel=channel.name,
-                audience=channel.audience,
-                subject=subject,
-                body=body,
-                ok=False,
-                detail="queued for delivery",
-                status="pending",
-                attempts=0,
+        for channel in channels:
+            message = render(
+                kind,
+                values,
+                fmt=channel.format,
+                max_chars=channel.max_chars,
+                overrides=self.settings.templates_dir,
             )
-            self.session.add(row)
-            queued.append(row)
-        self.queued.extend(queued)
+            if message.problem:
+                self.event(
+                    inc,
+                    "notification.template",
+                    f"{kind} for {channel.name}: {message.problem}; the shipped template was used",
+                )
+            queued.append(
+                self._queue(inc, channel, kind.value, message.subject, message.body, public)
+            )
         return queued
+
+    def notify(self, inc: Incident, subject: str, body: str) -> list[Notification]:
+        """Queue an internal update with this headline and text (see ``tell``)."""
+        return self.tell(inc, MessageKind.INTERNAL_UPDATE, {"headline": subject, "text": body})
+
+    def _queue(
+        self,
+        inc: Incident,
+        channel: NotifierConfig,
+        kind: str,
+        subject: str,
+        body: str,
+        public: bool,
+    ) -> Notification:
+        row = Notification(
+            incident_id=inc.id,
+            at=utcnow(),
+            channel=channel.name,
+            audience=channel.audience,
+            subject=subject,
+            body=body,
+            ok=False,
+            detail="queued for delivery",
+            status="pending",
+            attempts=0,
+            kind=kind,
+            public=public,
+        )
+        self.session.add(row)
+        self.queued.append(row)
+        return row
+
+    def _forward(self, inc: Incident, row: Event) -> None:
+        """Queue the event for every event webhook subscribed to its kind."""
+        if row.kind.startswith("notification."):
+            return  # a delivery's own record is never delivered again
+        for channel in self.settings.notifications:
+            if isinstance(channel, EventChannelConfig) and channel.wants(row.kind):
+                self._queue(inc, channel, "event", row.kind, event_json(inc, row), False)
 
     def ask(
         self,

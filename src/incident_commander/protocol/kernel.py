@@ -19,6 +19,7 @@ from incident_commander.errors import IncidentNotFound, TransitionRejected
 from incident_commander.evidence.folder import EvidenceFolder
 from incident_commander.evidence.record import IncidentRecord, load_record
 from incident_commander.executors.base import ExecutionStatus
+from incident_commander.notify.messages import MessageKind
 from incident_commander.protocol.checkpoints import cancel_remaining
 from incident_commander.protocol.journal import Journal
 from incident_commander.protocol.outbox import Outbox
@@ -161,11 +162,8 @@ class Kernel:
             )
         inc.severity_confirmed = False
         inc.pending_approval = None
-        journal.notify(
-            inc,
-            f"[REOPENED] {inc.service}: {inc.title} ({inc.id})",
-            f"Incident {inc.id} recurred: {reason}. Severity must be assessed and confirmed again.",
-        )
+        journal.tell(inc, MessageKind.REOPENED, {"reason": reason})
+        journal.tell(inc, MessageKind.STATUS_UPDATE)
 
     def halt(self, journal: Journal, inc: Incident, reason: str) -> None:
         """Stop where we are until the missing input arrives."""

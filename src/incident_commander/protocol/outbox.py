@@ -5,7 +5,8 @@ commits, their ids come here; one worker thread sends each through its channel, 
 transaction, then records the result (``sent`` or ``failed``, the channel's answer, when, and
 which attempt) with a timeline line, in a short transaction of its own. A slow or dead channel
 therefore never holds the store, a webhook's answer or a rollback. A failed message is tried again
-(``retry_failed``, which ``ic serve`` runs every minute) up to ``MAX_ATTEMPTS`` times.
+(``retry_failed``, which ``ic serve`` runs every minute) up to ``MAX_ATTEMPTS`` times, each
+retry waiting twice as long as the one before (``RETRY_AFTER_SECONDS``, then double).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy import select
@@ -36,6 +38,15 @@ if TYPE_CHECKING:
     from incident_commander.store.models import Incident
 
 
+def retry_due(attempts: int, last_try: datetime | None, now: datetime) -> bool:
+    """Whether a failed message may be tried again: ``RETRY_AFTER_SECONDS`` after its first
+    try, then twice as long after each further one."""
+    if last_try is None:
+        return True
+    wait = RETRY_AFTER_SECONDS * (1 << max(attempts - 1, 0))
+    return (now - last_try).total_seconds() >= wait
+
+
 class Steps(Protocol):
     """What the outbox needs of the kernel that owns it (kept structural: no import back)."""
 
@@ -49,9 +60,10 @@ class Steps(Protocol):
     def sync(self, incident_id: str, *, postmortem: bool = False) -> None: ...
 
 
-__all__ = ["MAX_ATTEMPTS", "Outbox"]
+__all__ = ["MAX_ATTEMPTS", "RETRY_AFTER_SECONDS", "Outbox", "retry_due"]
 
 MAX_ATTEMPTS = 3
+RETRY_AFTER_SECONDS = 30.0
 log = logging.getLogger("incident_commander")
 
 
@@ -119,13 +131,21 @@ class Outbox:
         return done
 
     def retry_failed(self) -> int:
-        """Submit failed notifications that have attempts left; return how many."""
+        """Submit failed notifications that have attempts left and whose wait is over; return
+        how many."""
+        now = utcnow()
         with self.engine.store.session() as session:
-            rows = session.execute(
-                select(Notification.id, Notification.channel)
+            found = session.execute(
+                select(
+                    Notification.id,
+                    Notification.channel,
+                    Notification.attempts,
+                    Notification.delivered_at,
+                )
                 .where(Notification.status == "failed", Notification.attempts < MAX_ATTEMPTS)
                 .order_by(Notification.id)
             ).all()
+        rows = [row for row in found if retry_due(row.attempts, row.delivered_at, now)]
         self._enqueue([(row.id, row.channel) for row in rows])
         return len(rows)
 
@@ -206,7 +226,8 @@ class Outbox:
             return False, f"channel {letter.channel!r} is no longer configured"
         try:
             notifier = NOTIFIERS.load(channel.kind)()
-            delivery = notifier.send(channel, Message(subject=letter.subject, body=letter.body))
+            message = Message(subject=letter.subject, body=letter.body, format=channel.format)
+            delivery = notifier.send(channel, message)
         except Exception as exc:  # a broken channel must not stop the incident
-            return False, f"{type(exc).__name__}: {str(exc)[:500]}"
-        return delivery.ok, delivery.detail
+            return False, channel.scrub(f"{type(exc).__name__}: {str(exc)[:500]}")
+        return delivery.ok, channel.scrub(delivery.detail)

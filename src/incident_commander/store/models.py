@@ -18,6 +18,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -202,6 +203,10 @@ class Notification(Base):
     status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     delivered_at: Mapped[datetime | None]
+    # What the message is about (a notify.messages.MessageKind, or "event" for a webhook), and
+    # whether it was written for the public (a status update anyone may read).
+    kind: Mapped[str | None] = mapped_column(String(64))
+    public: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
 
 
 class Deploy(Base):

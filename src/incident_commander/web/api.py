@@ -114,6 +114,13 @@ class ReviewRequest(BaseModel):
     recorded_by: str = Field(min_length=1, max_length=200)
 
 
+class Update(BaseModel):
+    audience: str = Field(min_length=1, max_length=200)
+    message: str = Field(min_length=1, max_length=10_000)
+    public: bool = False
+    author: str = Field(default="api", min_length=1, max_length=200)
+
+
 class DeployEvent(BaseModel):
     service: str = Field(min_length=1, max_length=128)
     version: str = Field(min_length=1, max_length=128)
@@ -257,6 +264,24 @@ def close(request: Request, incident_id: IncidentId, body: Closing) -> dict[str,
     engine = _engine(request)
     engine.close(incident_id, closed_by=body.closed_by)
     return incident_view(engine, incident_id)
+
+
+@router.post("/incidents/{incident_id}/notify")
+def notify(request: Request, incident_id: IncidentId, body: Update) -> dict[str, Any]:
+    """Send a manual update to one audience (``public`` for a status update anyone may read).
+
+    Waits up to two seconds for the channels; deliveries still running are reported
+    ``pending`` and go on in the background.
+    """
+    sent = _engine(request).announce(
+        incident_id,
+        audience=body.audience,
+        text=body.message,
+        public=body.public,
+        by=body.author,
+        wait_s=2,
+    )
+    return {"incident_id": incident_id, "deliveries": [vars(d) for d in sent]}
 
 
 @router.get("/incidents/{incident_id}/gates")

@@ -8,30 +8,19 @@ delivery cannot be sent again later or to another receiver.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import time
 
 from fastapi import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from incident_commander.signing import SIGNATURE_HEADER, sign
+from incident_commander.signing import digest as _digest
 from incident_commander.web.errors import RequestRejected
 
 __all__ = ["SIGNATURE_HEADER", "SIGNATURE_TOLERANCE", "BodyLimit", "check_access", "sign"]
 
-SIGNATURE_HEADER = "X-IC-Signature"
 SIGNATURE_TOLERANCE = 300.0
-
-
-def _digest(secret: str, timestamp: int, path: str, body: bytes) -> str:
-    signed = f"{timestamp}.{path}.".encode() + body
-    return hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
-
-
-def sign(secret: str, body: bytes, path: str, timestamp: int | None = None) -> str:
-    """The signature header value for ``body`` posted to ``path``: ``t=<unix>,v1=<hex>``."""
-    moment = int(time.time()) if timestamp is None else timestamp
-    return f"t={moment},v1={_digest(secret, moment, path, body)}"
 
 
 def _parse(header: str) -> tuple[int, list[str]]:

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from incident_commander.clock import isoformat, utcnow
 from incident_commander.config import ApprovalKind
 from incident_commander.errors import ApprovalNotPending, InvalidInput
+from incident_commander.notify.messages import MessageKind
 from incident_commander.protocol.journal import (
     APPROVAL_LABEL,
     Journal,
@@ -47,7 +48,9 @@ def ask(
         action_names=action_names,
         action_kinds=action_kinds,
     )
-    if policy:
+    if not policy:
+        journal.tell(inc, MessageKind.APPROVAL_REQUESTED, approval_context(inc, decision))
+    else:
         apply_answer(
             kernel,
             journal,
@@ -58,6 +61,19 @@ def ask(
             approver_type="policy",
             rationale=f"policy {policy} {policy_says}",
         )
+
+
+def approval_context(inc: Incident, decision: Decision) -> dict[str, str]:
+    """How to answer an approval: its prompt, the CLI commands and the API route."""
+    kind = decision.kind
+    return {
+        "approval": APPROVAL_LABEL[kind],
+        "kind": kind,
+        "prompt": decision.prompt,
+        "cli_yes": f"ic approve {inc.id} --kind {kind} --yes --as <your name>",
+        "cli_no": f"ic approve {inc.id} --kind {kind} --no --as <your name> --reason <why>",
+        "api_route": f"/api/v1/incidents/{inc.id}/approvals",
+    }
 
 
 def answer(
@@ -289,6 +305,8 @@ def apply_answer(
             inc.severity_confirmed = True
             inc.acknowledged_at = decision.answered_at
             kernel.move(journal, inc, Status.PLANNING, f"severity {inc.severity} confirmed")
+            journal.tell(inc, MessageKind.SEVERITY_CONFIRMED, {"approver": approver})
+            journal.tell(inc, MessageKind.STATUS_UPDATE)
             journal.event(inc, "phase", phase_complete(1))
             journal.event(inc, "phase", phase_start(2))
         else:

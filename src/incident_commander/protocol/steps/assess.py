@@ -8,6 +8,7 @@ from incident_commander.checks.burn_rate import BurnRateCheckConfig, assess_burn
 from incident_commander.checks.promql import PromQLError
 from incident_commander.clock import isoformat, utcnow
 from incident_commander.errors import TransitionRejected
+from incident_commander.notify.messages import MessageKind
 from incident_commander.protocol.severity import Answers, classify
 from incident_commander.protocol.states import Status
 from incident_commander.protocol.steps import approve
@@ -100,12 +101,10 @@ def assess(kernel: Kernel, incident_id: str, answers: Answers, *, assessed_by: s
         if inc.status != Status.TRIAGED:
             kernel.move(journal, inc, Status.TRIAGED, f"severity assessed as {inc.severity}")
         level = kernel.settings.scheme.level(inc.severity)
-        journal.notify(
+        journal.tell(
             inc,
-            f"[{inc.severity}] {inc.service}: {inc.title} ({inc.id})",
-            f"Incident {inc.id} on {inc.service} classified {inc.severity} ({level.meaning}); "
-            f"response target: {level.response}. Status: {inc.status}. "
-            f"Symptoms: {'; '.join(inc.symptoms) or 'none recorded'}.",
+            MessageKind.INCIDENT_OPENED,
+            {"meaning": level.meaning, "response": level.response},
         )
         approve.ask(
             kernel,

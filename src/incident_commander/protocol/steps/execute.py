@@ -25,6 +25,7 @@ from incident_commander.executors.base import (
     ExecutionStatus,
     ExecutorConfig,
 )
+from incident_commander.notify.messages import MessageKind
 from incident_commander.plugins import EXECUTORS
 from incident_commander.protocol.journal import Journal, phase_start
 from incident_commander.protocol.lease import (
@@ -175,6 +176,16 @@ def _start(
             + (f" → {row.target_release}" if row.target_release else "")
             + f"; key {row.idempotency_key}",
         )
+        journal.tell(
+            inc,
+            MessageKind.MITIGATION_STARTED,
+            {
+                "option": name,
+                "option_kind": config.kind,
+                "target_release": row.target_release,
+                "approver": decision.approver,
+            },
+        )
         return row.id, work_tag(row), config, ctx
 
 
@@ -200,7 +211,9 @@ def _late(journal: Journal, inc: Incident, row: Execution, result: ExecutionResu
         "check the service before the next decision"
     )
     journal.event(inc, "execution.late", found)
-    journal.notify(inc, f"[{inc.severity}] {inc.service}: late rollback outcome ({inc.id})", found)
+    journal.tell(
+        inc, MessageKind.INTERNAL_UPDATE, {"headline": "late rollback outcome", "text": found}
+    )
     return found
 
 
@@ -218,24 +231,28 @@ def _finish(
     if result.status == ExecutionStatus.SUCCEEDED:
         inc.mitigated_at = row.finished_at
         kernel.move(journal, inc, Status.VALIDATING, f"{name} succeeded")
-        journal.notify(
+        journal.tell(
             inc,
-            f"[{inc.severity}] {inc.service}: mitigation done, validating ({inc.id})",
-            f"{name} finished"
-            + (
-                f": release {row.release_before} → {row.release_after}"
-                if row.release_before or row.release_after
-                else ""
-            )
-            + ". Recovery validation is running.",
+            MessageKind.MITIGATION_RESULT,
+            {
+                "ok": True,
+                "option": name,
+                "release_before": row.release_before,
+                "release_after": row.release_after,
+            },
         )
+        journal.tell(inc, MessageKind.STATUS_UPDATE)
         return
     journal.event(inc, "error", f"[ERROR] Rollback script failed: {result.error}.")
-    journal.notify(
+    journal.tell(
         inc,
-        f"[{inc.severity}] {inc.service}: rollback {name} FAILED ({inc.id})",
-        f"{name} failed: {result.error}. "
-        + (f"Trying next: {remaining[0]}." if remaining else "No option left; escalating."),
+        MessageKind.MITIGATION_RESULT,
+        {
+            "ok": False,
+            "option": name,
+            "error": result.error,
+            "next_option": remaining[0] if remaining else None,
+        },
     )
     if not remaining:
         kernel.move(journal, inc, Status.PLANNING, "every option of the plan failed")

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from incident_commander.clock import isoformat, utcnow
 from incident_commander.errors import TransitionRejected
 from incident_commander.executors.base import ExecutionStatus
+from incident_commander.notify.messages import MessageKind
 from incident_commander.protocol.checkpoints import cancel_remaining
 from incident_commander.protocol.gates import run_gate
 from incident_commander.protocol.journal import Journal, phase_complete
@@ -51,12 +52,8 @@ def resolve(kernel: Kernel, journal: Journal, inc: Incident, approver: str) -> N
         )
     ]
     action = f"{done.option_name}: {done.release_before} → {done.release_after}" if done else "none"
-    journal.notify(
-        inc,
-        f"[RESOLVED] {inc.service}: {inc.title} ({inc.id})",
-        f"Incident {inc.id} is resolved. Action: {action}. Recovery verified. "
-        "Post-mortem package follows.",
-    )
+    journal.tell(inc, MessageKind.RESOLVED, {"action": action})
+    journal.tell(inc, MessageKind.STATUS_UPDATE)
     inc.resolution = {
         "summary": f"recovered after {action}" if done else "recovered",
         "confirmed_by": approver,

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from incident_commander.clock import utcnow
 from incident_commander.errors import ExecutionRefused
 from incident_commander.executors.base import ExecutionStatus, ExecutorConfig
+from incident_commander.notify.messages import MessageKind
 from incident_commander.plugins import EXECUTORS
 from incident_commander.protocol.lease import (
     heartbeat_age,
@@ -156,7 +157,7 @@ def settle(kernel: Kernel, incident_id: str) -> ExecutionOutcome | None:
             )
         journal.event(inc, "execution.interrupted", found)
         kernel.move(journal, inc, Status.PLANNING, "interrupted rollback needs a new decision")
-        journal.notify(
-            inc, f"[{inc.severity}] {inc.service}: rollback interrupted ({inc.id})", found
+        journal.tell(
+            inc, MessageKind.INTERNAL_UPDATE, {"headline": "rollback interrupted", "text": found}
         )
         return ExecutionOutcome(recovered=found)

@@ -8,6 +8,7 @@ from incident_commander.checks.base import CheckContext, CheckVerdict
 from incident_commander.checks.window import validate_window
 from incident_commander.clock import isoformat, utcnow
 from incident_commander.errors import TransitionRejected
+from incident_commander.notify.messages import MessageKind
 from incident_commander.protocol.journal import phase_complete, phase_start
 from incident_commander.protocol.states import Status
 from incident_commander.protocol.steps import approve
@@ -60,6 +61,7 @@ def validate(kernel: Kernel, incident_id: str) -> dict[str, Any]:
             inc.recovered_at = utcnow()
             journal.event(inc, "phase", phase_complete(3))
             journal.event(inc, "phase", phase_start(4))
+            journal.tell(inc, MessageKind.RECOVERY_VERIFIED, {"summary": summary})
             approve.ask(
                 kernel,
                 journal,
@@ -85,9 +87,6 @@ def validate(kernel: Kernel, incident_id: str) -> dict[str, Any]:
                 journal.event(inc, "severity.raised", f"severity raised {inc.severity} → {raised}")
                 inc.severity = raised
             kernel.move(journal, inc, Status.PLANNING, f"recovery validation failed: {summary}")
-            journal.notify(
-                inc,
-                f"[{inc.severity}] {inc.service}: recovery NOT verified ({inc.id})",
-                f"Mitigation ran but {summary}. Back to planning; severity now {inc.severity}.",
-            )
+            journal.tell(inc, MessageKind.RECOVERY_FAILED, {"summary": summary})
+            journal.tell(inc, MessageKind.STATUS_UPDATE)
         return attempt
