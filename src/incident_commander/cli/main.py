@@ -99,6 +99,7 @@ def _register() -> None:
         evidence,
         executors,
         incidents,
+        insights,
         listing,
         serve,
         setup,
@@ -111,6 +112,7 @@ def _register() -> None:
     evidence.register(app)
     executors.register(app)
     serve.register(app)
+    insights.register(app)
     demo.register(app)
 
 
