@@ -232,9 +232,9 @@ def _gate_outcomes(row: Any, extra: dict[str, Any]) -> dict[str, tuple[bool, boo
     """For each gate: (the incident reached its point, it passed)."""
     readiness = row.readiness or {}
     return {
-        "1": (row.assessed, bool(row.severity_confirmed)),
+        "1": (bool(row.assessment), bool(row.severity_confirmed)),
         "2": (
-            row.planned,
+            bool(row.plan),
             bool(readiness.get("passed")) and bool(extra.get("mitigation_approved")),
         ),
         "3": (
@@ -303,8 +303,8 @@ def compute_metrics(
             *(Incident.first_signal_at, Incident.detected_at, Incident.acknowledged_at),
             *(Incident.mitigated_at, Incident.recovered_at, Incident.resolved_at),
             *(Incident.closed_at, Incident.severity_confirmed, Incident.readiness),
-            Incident.assessment.is_not(None).label("assessed"),
-            Incident.plan.is_not(None).label("planned"),
+            # Read whole: an unset JSON column may hold SQL NULL or JSON null.
+            *(Incident.assessment, Incident.plan),
         )
         .where(*_in_period(period))
         .order_by(Incident.detected_at, Incident.id)
