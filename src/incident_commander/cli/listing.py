@@ -8,8 +8,10 @@ import typer
 from rich.markup import escape
 
 from incident_commander.cli.answers import IncidentId
+from incident_commander.cli.insights import print_similar
 from incident_commander.cli.render import console, print_json, print_record
 from incident_commander.errors import InvalidInput
+from incident_commander.insights.similar import find_similar
 from incident_commander.protocol.states import Status
 from incident_commander.views import incident_row, incident_view
 
@@ -57,12 +59,13 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def show(ctx: typer.Context, incident_id: IncidentId, json_out: Json = False) -> None:
-        """Show an incident: status, severity, what it waits for, and its timeline."""
+        """Show an incident: status, severity, what it waits for, its timeline, similar ones."""
         engine = ctx.obj.commander().engine
         if json_out:
             print_json(incident_view(engine, incident_id))
             return
         print_record(engine.record(incident_id), engine.pending_prompt(incident_id))
+        print_similar(find_similar(engine.store, incident_id, limit=3))
 
     @app.command()
     def report(ctx: typer.Context, incident_id: IncidentId) -> None:

@@ -99,6 +99,7 @@ def _register() -> None:
         evidence,
         executors,
         incidents,
+        insights,
         learn,
         listing,
         notify,
@@ -116,6 +117,7 @@ def _register() -> None:
     executors.register(app)
     learn.register(app)
     serve.register(app)
+    insights.register(app)
     demo.register(app)
     watch.register(app)
 

@@ -5,14 +5,22 @@ from __future__ import annotations
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
+from sqlalchemy.orm import object_session
 
 from incident_commander.clock import isoformat
 from incident_commander.config import Settings
 from incident_commander.evidence.record import IncidentRecord
 from incident_commander.evidence.render import durations
+from incident_commander.insights.similar import similar_to
 from incident_commander.store.state import resolution_of
 
-__all__ = ["REPORT", "REQUIRED_SECTIONS", "render_report", "report_sections"]
+__all__ = [
+    "REPORT",
+    "REQUIRED_SECTIONS",
+    "render_report",
+    "report_sections",
+    "similar_section",
+]
 
 REPORT = "INCIDENT-REPORT.md"
 REQUIRED_SECTIONS = (
@@ -35,6 +43,20 @@ _env = Environment(
     lstrip_blocks=True,
 )
 _env.filters["iso"] = isoformat
+SIMILAR_SHOWN = 3
+
+
+def similar_section(record: IncidentRecord) -> list[dict[str, Any]]:
+    """The closest past incidents, read in the session the record was loaded in.
+
+    Only incidents that had ended when this one was detected count, so the section never
+    changes once written. A record no longer attached to a session has none to show.
+    """
+    session = object_session(record.incident)
+    if session is None:
+        return []
+    matches = similar_to(session, record.incident, limit=SIMILAR_SHOWN)
+    return [{**m.as_dict(), "explained": m.explain()} for m in matches]
 
 
 def report_sections(record: IncidentRecord) -> dict[str, bool]:
@@ -72,5 +94,6 @@ def render_report(record: IncidentRecord, settings: Settings) -> str:
         "completeness": sum(sections.values()) / len(sections),
         "scheme": settings.scheme.name,
         "decisions": record.decisions,
+        "similar": similar_section(record),
     }
     return _env.get_template("incident-report.md.j2").render(**context)

@@ -11,7 +11,10 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Query, Request
 from pydantic import AfterValidator, BaseModel, BeforeValidator, Field
 
-from incident_commander.clock import isoformat
+from incident_commander.clock import isoformat, utcnow
+from incident_commander.insights.metrics import compute_metrics
+from incident_commander.insights.period import period_of
+from incident_commander.insights.similar import find_similar
 from incident_commander.protocol.engine import Engine
 from incident_commander.protocol.gates import run_gates
 from incident_commander.protocol.severity import Answers
@@ -329,6 +332,30 @@ def evidence(request: Request, incident_id: IncidentId) -> dict[str, Any]:
         "files": result.files,
         "problems": result.problems,
     }
+
+
+@router.get("/metrics")
+def metrics(
+    request: Request,
+    since: Annotated[str | None, Query(max_length=40)] = None,
+    until: Annotated[str | None, Query(max_length=40)] = None,
+    service: Annotated[str | None, Query(max_length=128)] = None,
+) -> dict[str, Any]:
+    """Numbers across incidents (the same as `ic metrics --json`)."""
+    engine = _engine(request)
+    period = period_of(since, until, service)
+    with engine.store.session() as session:
+        names = engine.settings.scheme.names
+        return compute_metrics(session, period, now=utcnow(), severities=names).as_dict()
+
+
+@router.get("/incidents/{incident_id}/similar")
+def similar(
+    request: Request, incident_id: IncidentId, limit: Annotated[int, Query(ge=1, le=50)] = 5
+) -> dict[str, Any]:
+    """The closest past incidents, with what they share (the same as `ic similar --json`)."""
+    matches = find_similar(_engine(request).store, incident_id, limit=limit)
+    return {"incident_id": incident_id, "similar": [m.as_dict() for m in matches]}
 
 
 @router.post("/deployments", status_code=201)
