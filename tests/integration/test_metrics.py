@@ -236,7 +236,7 @@ def assert_period_numbers(data: dict[str, Any]) -> None:
     weeks = [(w["week"], w["incidents"], w["false_positives"]) for w in data["weeks"]]
     assert weeks == [("2026-W10", 6, 0), ("2026-W11", 4, 1), ("2026-W12", 0, 0)]
     assert data["weeks"][0]["median_time_to_recover_s"] == 300.0
-    assert data["action_items"] is None
+    assert data["action_items"] == {"open": 0, "overdue": 0}
 
 
 def test_metrics_of_a_seeded_history_give_exact_medians_and_p90s(history: Workspace) -> None:
@@ -277,7 +277,7 @@ def test_metrics_are_readable_with_a_weekly_chart(history: Workspace) -> None:
     assert "By severity: SEV1 1, SEV2 3, SEV3 3, SEV4 1, unassessed 2" in out
     mttr = next(line for line in out.splitlines() if "MTTR time to recover" in line)
     assert "300 s" in mttr and "1200 s" in mttr
-    assert "Action items: not counted yet (the store has no action-items table)." in out
+    assert "Action items: open 0, overdue 0" in out
     chart = [line.rstrip() for line in out.splitlines() if line.startswith("2026-W")]
     assert chart == [
         "2026-W10  ######" + " " * 34 + "  6",

@@ -1,8 +1,8 @@
-"""Step commands: declare, assess, plan, execute, validate, postmortem, run."""
+"""Step commands: declare, assess, plan, execute, validate, run."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.markup import escape
@@ -210,51 +210,6 @@ def register(app: typer.Typer) -> None:
         if not attempt or attempt["verdict"] != CheckVerdict.PASSED:
             raise typer.Exit(1)
         answer_pending(ctx, incident_id, "resolution", answer, approver, reason, required=False)
-
-    @app.command()
-    def postmortem(
-        ctx: typer.Context,
-        incident_id: IncidentId,
-        root_cause: Annotated[str | None, typer.Option(help="The root cause, in one line.")] = None,
-        why: Annotated[list[str] | None, typer.Option(help="One answer of the 5 Whys.")] = None,
-        factor: Annotated[list[str] | None, typer.Option(help="A contributing factor.")] = None,
-        went_well: Annotated[list[str] | None, typer.Option(help="What went well.")] = None,
-        went_poorly: Annotated[list[str] | None, typer.Option(help="What went poorly.")] = None,
-        lucky: Annotated[list[str] | None, typer.Option(help="Where we got lucky.")] = None,
-        action: Annotated[
-            list[str] | None, typer.Option(help="An action item: 'TEXT;OWNER;YYYY-MM-DD'.")
-        ] = None,
-        approver: As = None,
-    ) -> None:
-        """Record the post-incident review; INCIDENT-REPORT.md is rewritten with it."""
-        from pydantic import ValidationError
-
-        from incident_commander.protocol.steps.review import Review
-
-        actions = []
-        for item in action or []:
-            parts = [p.strip() for p in item.split(";")]
-            if len(parts) != 3:
-                raise InvalidInput(f"--action {item!r}: expected 'TEXT;OWNER;YYYY-MM-DD'")
-            actions.append({"text": parts[0], "owner": parts[1], "due": parts[2]})
-        values: dict[str, Any] = {
-            "root_cause": root_cause,
-            "whys": why,
-            "contributing": factor,
-            "went_well": went_well,
-            "went_poorly": went_poorly,
-            "lucky": lucky,
-            "actions": actions or None,
-        }
-        try:
-            review = Review.model_validate({k: v for k, v in values.items() if v})
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"])
-            raise InvalidInput(f"{where}: {first['msg']}") from None
-        engine = ctx.obj.commander().engine
-        engine.record_review(incident_id, review, recorded_by=approver or me())
-        console.print(str(engine.report(incident_id)))
 
     @app.command("run")
     def run_incident(ctx: typer.Context, incident_id: IncidentId, json_out: Json = False) -> None:

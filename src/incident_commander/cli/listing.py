@@ -9,6 +9,7 @@ from rich.markup import escape
 
 from incident_commander.cli.answers import IncidentId
 from incident_commander.cli.insights import print_similar
+from incident_commander.cli.postmortem import print_postmortem_state
 from incident_commander.cli.render import console, print_json, print_record
 from incident_commander.errors import InvalidInput
 from incident_commander.insights.similar import find_similar
@@ -65,6 +66,7 @@ def register(app: typer.Typer) -> None:
             print_json(incident_view(engine, incident_id))
             return
         print_record(engine.record(incident_id), engine.pending_prompt(incident_id))
+        print_postmortem_state(engine.postmortem_state(incident_id))
         print_similar(find_similar(engine.store, incident_id, limit=3))
 
     @app.command()

@@ -94,6 +94,7 @@ def main(
 
 def _register() -> None:
     from incident_commander.cli import (
+        actions,
         answers,
         demo,
         evidence,
@@ -103,6 +104,7 @@ def _register() -> None:
         learn,
         listing,
         notify,
+        postmortem,
         serve,
         setup,
         watch,
@@ -110,6 +112,8 @@ def _register() -> None:
 
     setup.register(app)
     incidents.register(app)
+    postmortem.register(app)
+    actions.register(app)
     answers.register(app)
     listing.register(app)
     notify.register(app)

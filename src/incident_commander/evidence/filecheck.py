@@ -22,6 +22,7 @@ from incident_commander.evidence.folder import RCA_DIR, RCA_MANIFEST, EvidenceFo
 from incident_commander.evidence.record import IncidentRecord
 from incident_commander.evidence.render import STEP_FILES, TIMELINE, render_all
 from incident_commander.reports.report import REPORT, render_report
+from incident_commander.reports.retro import RETROSPECTIVE
 
 __all__ = ["check_files"]
 
@@ -135,7 +136,8 @@ def check_files(
     rendered = _rendered(folder, record, problems)
     base = folder.path(record.incident.id)
     manifest = _manifest(base)
-    known = rendered | set(STEP_FILES) | {REPORT, RCA_MANIFEST} | set(manifest)
+    # Written on request (``ic retro``): checked against the hash recorded when written.
+    known = rendered | set(STEP_FILES) | {REPORT, RCA_MANIFEST, RETROSPECTIVE} | set(manifest)
     rows = folder.recorded(session, record.incident.id)
     for row in rows:
         problem = folder.changed(row)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, case, func, or_, select
@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from incident_commander.insights.period import Period
 from incident_commander.insights.stats import Spread, spread
 from incident_commander.insights.trend import Week, ordered, weekly_trend
+from incident_commander.store.action_items import count_open_and_overdue
 from incident_commander.store.models import Alert, Decision, Execution, Incident
 
 __all__ = [
@@ -275,15 +276,12 @@ def _alert_rules(session: Session, period: Period) -> list[RuleNoise]:
 
 
 def action_item_counts(session: Session, now: datetime) -> dict[str, int] | None:
-    """Open and overdue action items, once the store keeps them in a table of their own.
+    """Open and overdue action items, across every incident, as they stand at ``now``.
 
-    The hook for that table: count its rows not done (``open``) and, of those, the ones whose due
-    date is before ``now`` (``overdue``), within the period's incidents. Until the table exists,
-    there is nothing to count and the metrics say so (``None``); the action items written in a
-    post-incident review live inside the incident's JSON, without a done state.
+    ``open``: the rows not done; ``overdue``: those of them whose due date is before ``now``'s
+    day (UTC). Never ``None`` now that the store keeps action items in a table of their own.
     """
-    del session, now
-    return None
+    return count_open_and_overdue(session, now.astimezone(UTC).date())
 
 
 def compute_metrics(

@@ -94,8 +94,12 @@ def render_memo(
     status: str = "draft",
     depends_on: list[str] | None = None,
     created: date | None = None,
+    actions: list[dict[str, Any]] | None = None,
 ) -> str:
-    """The memo's text: front matter, then the sections, from the record and its evidence."""
+    """The memo's text: front matter, then the sections, from the record and its evidence.
+
+    ``actions``: the incident's action items (``Engine.actions``), listed with the review.
+    """
     inc = record.incident
     today = utcnow().date()
     front = {
@@ -130,7 +134,12 @@ def render_memo(
         decisions=record.decisions,
         latest=(validation.get("attempts") or [None])[-1],
         resolution=inc.resolution or {},
-        review=resolution_of(inc).review,
+        review={
+            **resolution_of(inc).review,
+            "actions": [
+                {"text": a["title"], "owner": a["owner"], "due": a["due"]} for a in actions or []
+            ],
+        },
         milestones=milestones,
         evidence_dir=shown_dir,
         files=_evidence_files(evidence_dir),
@@ -177,6 +186,7 @@ def export_memo(
         shown_dir=_shown(folder, base),
         depends_on=depends if isinstance(depends, list) else None,
         created=created,
+        actions=engine.actions(record.incident.id),
     )
     atomic_write(path, text.encode("utf-8"))
     return path

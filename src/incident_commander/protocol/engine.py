@@ -2,26 +2,35 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 
+from incident_commander.clock import utcnow
 from incident_commander.config import ApprovalKind
 from incident_commander.evidence.record import load_record
 from incident_commander.evidence.verify import Verification, verify
 from incident_commander.protocol import driver
 from incident_commander.protocol.driver import RunOutcome
-from incident_commander.protocol.gates import GateResult, run_gate
+from incident_commander.protocol.gates import GateResult, run_gate, run_gates
 from incident_commander.protocol.kernel import EventListener, Kernel
-from incident_commander.protocol.postmortem import write_report
+from incident_commander.protocol.postmortem import (
+    Blame,
+    PostmortemState,
+    blame_of,
+    postmortem_state,
+    write_report,
+    write_retro,
+)
 from incident_commander.protocol.severity import Answers
 from incident_commander.protocol.steps import (
     approve,
     assess,
     declare,
     execute,
+    follow_up,
     inform,
     monitor,
     plan,
@@ -30,9 +39,15 @@ from incident_commander.protocol.steps import (
     validate,
 )
 from incident_commander.protocol.steps.execute import ExecutionOutcome
-from incident_commander.protocol.steps.review import Review, record_review
+from incident_commander.protocol.steps.review import (
+    Review,
+    blame_findings,
+    record_review,
+    waive_blame,
+)
 from incident_commander.reports.report import REPORT
-from incident_commander.store.models import Alert, Decision, Deploy, Incident
+from incident_commander.store.action_items import action_dict, actions_of, is_overdue
+from incident_commander.store.models import ActionItem, Alert, Decision, Deploy, Incident
 
 __all__ = ["Engine", "EventListener"]
 
@@ -208,6 +223,92 @@ class Engine(Kernel):
     def record_review(self, incident_id: str, review: Review, *, recorded_by: str) -> None:
         """Record what the post-incident review found (root cause, 5 Whys, actions)."""
         record_review(self, incident_id, review, recorded_by=recorded_by)
+
+    def blame(self, incident_id: str) -> list[Blame]:
+        """The blameless check of the review and the report, as it stands now."""
+        return blame_findings(self, incident_id)
+
+    def waive_blame(self, incident_id: str, n: int, *, reason: str, by: str) -> Blame:
+        """Waive blame finding ``n`` with a reason, recorded on the timeline."""
+        return waive_blame(self, incident_id, n, reason=reason, by=by)
+
+    def add_action(
+        self,
+        incident_id: str,
+        *,
+        title: str,
+        owner: str,
+        due: date,
+        kind: str = "prevention",
+        priority: str = "medium",
+        by: str,
+    ) -> int:
+        """Add an action item to an incident; its number."""
+        return follow_up.add_action(
+            self,
+            incident_id,
+            title=title,
+            owner=owner,
+            due=due,
+            kind=kind,
+            priority=priority,
+            by=by,
+        )
+
+    def finish_action(self, n: int, *, note: str | None, by: str) -> dict[str, Any]:
+        """Mark action item ``n`` done; the item as listed."""
+        item = follow_up.finish_action(self, n, note=note, by=by)
+        return action_dict(item, utcnow().date())
+
+    def actions(
+        self,
+        incident_id: str | None = None,
+        *,
+        owner: str | None = None,
+        overdue: bool = False,
+    ) -> list[dict[str, Any]]:
+        """Action items, oldest first: of one incident or all, by owner, only the overdue."""
+        today = utcnow().date()
+        statement = select(ActionItem).order_by(ActionItem.id)
+        with self.store.session() as session:
+            if incident_id is not None:
+                self.load(session, incident_id, lock=False)
+                statement = statement.where(ActionItem.incident_id == incident_id)
+            if owner is not None:
+                statement = statement.where(ActionItem.owner == owner)
+            items = list(session.scalars(statement))
+            return [action_dict(i, today) for i in items if not overdue or is_overdue(i, today)]
+
+    def remind_overdue(self) -> list[str]:
+        """Remind overdue action items (once a day) and overdue post-mortems (once)."""
+        return follow_up.remind_overdue(self)
+
+    def postmortem_state(self, incident_id: str) -> PostmortemState:
+        """Whether the post-mortem is required, when it is due, how far it has got."""
+        with self.store.session() as session:
+            inc = self.load(session, incident_id, lock=False)
+            actions = actions_of(session, incident_id)
+            return postmortem_state(inc, self.settings, actions, utcnow().date())
+
+    def retro(self, incident_id: str) -> Path:
+        """Write ``retrospective.md`` into the incident folder; its path."""
+        gates = [g.model_dump() for g in run_gates("all", self.record(incident_id), self)]
+        today = utcnow().date()
+        report = self.evidence.path(incident_id) / REPORT
+        text = report.read_text(encoding="utf-8") if report.is_file() else None
+        with self.store.session() as session:
+            record = load_record(session, self.load(session, incident_id))
+            actions = actions_of(session, incident_id)
+            context = {
+                "gates": gates,
+                "actions": [action_dict(a, today) for a in actions],
+                "blame": [b.as_dict() for b in blame_of(record, self.settings, actions, text)],
+                "postmortem": postmortem_state(
+                    record.incident, self.settings, actions, today
+                ).as_dict(),
+            }
+            name = write_retro(self.evidence, session, record, context)
+        return self.evidence.path(incident_id) / name
 
     def report(self, incident_id: str) -> Path:
         """(Re)write INCIDENT-REPORT.md from the record; return its path."""

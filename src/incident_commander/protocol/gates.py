@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
+from incident_commander.clock import utcnow
 from incident_commander.errors import InvalidInput
 from incident_commander.evidence.chain import LINE_PATTERN
 from incident_commander.evidence.files import sha256_file
@@ -28,7 +29,9 @@ from incident_commander.evidence.render import (
 )
 from incident_commander.evidence.upstream import find_inputs
 from incident_commander.notify.routing import STAKEHOLDER_AUDIENCES, audiences_of
+from incident_commander.protocol.postmortem import review_criteria
 from incident_commander.reports.report import REPORT, report_sections
+from incident_commander.store.action_items import actions_of
 from incident_commander.store.models import Deploy, Notification
 
 if TYPE_CHECKING:
@@ -270,6 +273,16 @@ def _gate4(ctx: _Context) -> list[Criterion]:
     sections = report_sections(ctx.record)
     completeness = sum(sections.values()) / len(sections)
     missing = [name for name, ok in sections.items() if not ok]
+    report = ctx.folder / REPORT
+    with ctx.kernel.store.session() as session:
+        actions = actions_of(session, ctx.inc.id)
+    review = review_criteria(
+        ctx.record,
+        ctx.kernel.settings,
+        actions,
+        report.read_text(encoding="utf-8") if report.is_file() else None,
+        utcnow().date(),
+    )
     return [
         Criterion(
             criterion="resolution summary recorded",
@@ -298,6 +311,7 @@ def _gate4(ctx: _Context) -> list[Criterion]:
             passed=bool(summary.get("stakeholders_informed")),
             found=f"stakeholders_informed: {summary.get('stakeholders_informed')}",
         ),
+        *(Criterion(criterion=c, passed=ok, found=found) for c, ok, found in review),
     ]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
@@ -12,9 +13,14 @@ from incident_commander.config import Settings
 from incident_commander.evidence.record import IncidentRecord
 from incident_commander.evidence.render import durations
 from incident_commander.insights.similar import similar_to
+from incident_commander.store.action_items import actions_of
+from incident_commander.store.models import ActionItem
 from incident_commander.store.state import resolution_of
 
 __all__ = [
+    "CAUSE_LEVELS",
+    "POSTMORTEM_DAYS",
+    "POSTMORTEM_LEVELS",
     "REPORT",
     "REQUIRED_SECTIONS",
     "render_report",
@@ -44,6 +50,16 @@ _env = Environment(
 )
 _env.filters["iso"] = isoformat
 SIMILAR_SHOWN = 3
+CAUSE_LEVELS = (
+    ("symptom", "Symptom"),
+    ("proximate_cause", "Proximate cause"),
+    ("contributing", "Contributing factor"),
+    ("root_cause", "Root cause"),
+    ("systemic_issue", "Systemic issue"),
+)
+# PROTOCOL §5: the post-incident review within a week for the top two levels.
+POSTMORTEM_LEVELS = 2
+POSTMORTEM_DAYS = 7
 
 
 def similar_section(record: IncidentRecord) -> list[dict[str, Any]]:
@@ -57,6 +73,32 @@ def similar_section(record: IncidentRecord) -> list[dict[str, Any]]:
         return []
     matches = similar_to(session, record.incident, limit=SIMILAR_SHOWN)
     return [{**m.as_dict(), "explained": m.explain()} for m in matches]
+
+
+def actions_section(record: IncidentRecord) -> list[ActionItem]:
+    """The incident's action items, read in the session the record was loaded in."""
+    session = object_session(record.incident)
+    return actions_of(session, record.incident.id) if session is not None else []
+
+
+def cause_levels(review: dict[str, Any]) -> dict[str, str | None]:
+    """The review's cause at each level, symptom first (contributing factors joined)."""
+    levels: dict[str, str | None] = {}
+    for key, label in CAUSE_LEVELS:
+        value = review.get(key)
+        levels[label] = "; ".join(value) if isinstance(value, list) else value
+    return levels
+
+
+def postmortem_due(record: IncidentRecord, settings: Settings) -> str | None:
+    """The post-mortem's due date for the top two levels once resolved (never moves)."""
+    inc = record.incident
+    scheme = settings.scheme
+    if inc.resolved_at is None or inc.severity not in scheme.names:
+        return None
+    if scheme.rank(inc.severity) >= POSTMORTEM_LEVELS or inc.status == "false_positive":
+        return None
+    return (inc.resolved_at.date() + timedelta(days=POSTMORTEM_DAYS)).isoformat()
 
 
 def report_sections(record: IncidentRecord) -> dict[str, bool]:
@@ -95,5 +137,8 @@ def render_report(record: IncidentRecord, settings: Settings) -> str:
         "scheme": settings.scheme.name,
         "decisions": record.decisions,
         "similar": similar_section(record),
+        "levels": cause_levels(resolution_of(inc).review),
+        "actions": actions_section(record),
+        "postmortem_due": postmortem_due(record, settings),
     }
     return _env.get_template("incident-report.md.j2").render(**context)

@@ -20,7 +20,7 @@ from incident_commander.errors import StoreError
 
 __all__ = ["HEAD_REVISION", "Store", "open_store"]
 
-HEAD_REVISION = "0008"
+HEAD_REVISION = "0009"
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
     Boolean,
+    Date,
     DateTime,
     Dialect,
     Float,
@@ -23,6 +24,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 __all__ = [
+    "ActionItem",
     "Alert",
     "ArtifactRecord",
     "Base",
@@ -279,3 +281,28 @@ class Delivery(Base):
     source: Mapped[str] = mapped_column(String(32))
     received_at: Mapped[datetime] = mapped_column(index=True)
     response: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class ActionItem(Base):
+    """A follow-up of a post-incident review: owned, due, of a kind, open until done.
+
+    ``id`` is the number people use (``ic action done 7``); ``reminded_on`` is the day the
+    last overdue reminder went out, so each item is reminded at most once a day.
+    """
+
+    __tablename__ = "action_items"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    incident_id: Mapped[str] = mapped_column(ForeignKey("incidents.id"), index=True)
+    title: Mapped[str] = mapped_column(Text)
+    owner: Mapped[str] = mapped_column(String(200), index=True)
+    due: Mapped[date] = mapped_column(Date)
+    priority: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(8), index=True)
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(200))
+    done_at: Mapped[datetime | None]
+    done_by: Mapped[str | None] = mapped_column(String(200))
+    note: Mapped[str | None] = mapped_column(Text)
+    reminded_on: Mapped[date | None] = mapped_column(Date)

@@ -2,6 +2,7 @@
 
 ``declare`` (and deploy records), ``assess``, ``approve``, ``plan`` (with readiness),
 ``execute`` (and ``settle`` for an attempt whose owner died), ``validate``, ``resolve`` (close,
-dismiss) and ``review``. None imports the facade (``protocol.engine``); the import-linter
+dismiss), ``review`` (the post-mortem, blame waivers) and ``follow_up`` (action items,
+overdue reminders). None imports the facade (``protocol.engine``); the import-linter
 contracts in ``pyproject.toml`` check it.
 """
