@@ -99,10 +99,14 @@ def test_the_rewording_speaks_of_the_system() -> None:
     assert fault.reason == "asks whose fault it was"
 
 
-def test_a_sentence_found_twice_is_reported_once_where_first_seen() -> None:
+def test_a_sentence_quoted_again_is_reported_once_where_first_seen() -> None:
     text = "John broke the deploy."
-    findings = find_blame([("whys", text), ("report", f"| 1 | {text} |")])
-    assert [(f.where, f.sentence) for f in findings] == [("whys", text)]
+    report = f"| 1 | {text} |\n- Went poorly: {text}\n- Kim forgot the backup."
+    findings = find_blame([("whys", text), ("report", report)])
+    assert [(f.where, f.sentence) for f in findings] == [
+        ("whys", text),
+        ("report", "Kim forgot the backup."),
+    ]
 
 
 def test_markdown_is_split_into_cells_items_and_sentences() -> None:

@@ -21,7 +21,7 @@ __all__ = ["load_review_file", "print_blame", "print_postmortem_state", "registe
 
 MAX_FILE = 1024 * 1024
 Many = list[str] | None
-_ACTION_FORMAT = "'TEXT;OWNER;YYYY-MM-DD[;KIND[;PRIORITY]]'"
+_ACTION_FORMAT = "'TEXT;OWNER;YYYY-MM-DD' (then optionally ';KIND' and ';PRIORITY')"
 
 
 def _action_of(item: str) -> dict[str, str]:

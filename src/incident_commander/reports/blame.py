@@ -267,15 +267,18 @@ def find_blame(
         people={" ".join(p.lower().split()) for p in people if p and p.strip()},
         systems={s.lower() for s in systems if s},
     )
-    seen: set[str] = set()
+    earlier: list[str] = []  # every sentence of the texts before this one
     found: list[Finding] = []
     for where, text in texts:
+        keys = []
         for sentence in sentences_of(text):
             key = " ".join(sentence.lower().split())
-            if key in seen:
+            keys.append(key)
+            # A sentence quoted again later (the report repeats the review) is reported once.
+            if any(seen in key for seen in earlier):
                 continue
             finding = _finding(where, sentence, known)
             if finding is not None:
-                seen.add(key)
                 found.append(finding)
+        earlier += keys
     return found

@@ -20,6 +20,7 @@ from incident_commander.protocol.gates import run_gates
 from incident_commander.protocol.severity import Answers
 from incident_commander.protocol.steps.review import Review
 from incident_commander.views import incident_row, incident_view
+from incident_commander.web import actions
 from incident_commander.web.guard import MAX_PARAMETER, ApiRoute
 
 __all__ = ["Timestamp", "router"]
@@ -374,3 +375,7 @@ def deployment(request: Request, body: DeployEvent) -> dict[str, Any]:
         "version": deploy.version,
         "deployed_at": isoformat(deploy.deployed_at),
     }
+
+
+# The action items' routes live in their own module, under the same prefix and guard.
+router.include_router(actions.router)

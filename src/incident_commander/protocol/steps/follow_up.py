@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 
 from incident_commander.clock import utcnow
-from incident_commander.errors import InvalidInput
+from incident_commander.errors import InvalidInput, TransitionRejected
 from incident_commander.protocol.journal import Journal
 from incident_commander.protocol.postmortem import POSTMORTEM_DAYS, postmortem_state
 from incident_commander.store.action_items import DONE, OPEN, actions_of
@@ -91,7 +91,9 @@ def finish_action(kernel: Kernel, n: int, *, note: str | None, by: str) -> Actio
         if item is None:
             raise InvalidInput(f"no action item #{n}", hint="`ic action list` shows them")
         if item.status == DONE:
-            raise InvalidInput(f"action item #{n} is already done ({item.done_at:%Y-%m-%d})")
+            raise TransitionRejected(
+                f"action item #{n} is already done ({item.done_at:%Y-%m-%d} by {item.done_by})"
+            )
         inc = kernel.load(journal.session, item.incident_id)
         item.status = DONE
         item.done_at = utcnow()
