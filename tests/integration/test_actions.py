@@ -27,9 +27,8 @@ def _resolved(ws: Workspace) -> str:
 
 
 def _add(ws: Workspace, incident: str, title: str, owner: str, due: str, *extra: str) -> int:
-    out = ws.ok(
-        "action", "add", incident, "--title", title, "--owner", owner, "--due", due, "--json", *extra
-    )
+    command = ("action", "add", incident, "--title", title, "--owner", owner, "--due", due)
+    out = ws.ok(*command, "--json", *extra)
     return int(json.loads(out.stdout)["n"])
 
 

@@ -193,9 +193,7 @@ actions:
         ws.ic("postmortem", incident, "--from", "unknown.yaml"), 2, "root_cuase: unknown key"
     )
     (ws.root / "bad-date.yaml").write_text("actions:\n  - {text: a, owner: b, due: soon}\n")
-    assert_clean_error(
-        ws.ic("postmortem", incident, "--from", "bad-date.yaml"), 2, "actions.0.due"
-    )
+    assert_clean_error(ws.ic("postmortem", incident, "--from", "bad-date.yaml"), 2, "actions.0.due")
     (ws.root / "list.yaml").write_text("- just a list\n")
     assert_clean_error(
         ws.ic("postmortem", incident, "--from", "list.yaml"), 2, "expected a mapping"

@@ -9,6 +9,7 @@ reminder on the timeline.
 
 from __future__ import annotations
 
+import logging
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
@@ -24,7 +25,10 @@ from incident_commander.store.models import ActionItem, Incident
 if TYPE_CHECKING:
     from incident_commander.protocol.kernel import Kernel
 
-__all__ = ["add_action", "finish_action", "new_action", "remind_overdue"]
+__all__ = ["REMIND_WITHIN_DAYS", "add_action", "finish_action", "new_action", "remind_overdue"]
+
+REMIND_WITHIN_DAYS = 30
+log = logging.getLogger("incident_commander")
 
 
 def new_action(
@@ -112,8 +116,13 @@ def finish_action(kernel: Kernel, n: int, *, note: str | None, by: str) -> Actio
 
 
 def _overdue_incidents(kernel: Kernel, today: date) -> list[str]:
-    """Incidents with an overdue item not reminded today, or a post-mortem past due."""
+    """Incidents with an overdue item not reminded today, or a post-mortem recently past due.
+
+    A post-mortem is reminded while its due date lies within ``REMIND_WITHIN_DAYS``: the
+    incidents of years past are history, not a pile of reminders on the first start.
+    """
     cutoff = utcnow() - timedelta(days=POSTMORTEM_DAYS)
+    oldest = cutoff - timedelta(days=REMIND_WITHIN_DAYS)
     with kernel.store.session() as session:
         items = session.scalars(
             select(ActionItem.incident_id).where(
@@ -124,7 +133,9 @@ def _overdue_incidents(kernel: Kernel, today: date) -> list[str]:
         )
         resolved = session.scalars(
             select(Incident.id).where(
-                Incident.resolved_at.is_not(None), Incident.resolved_at < cutoff
+                Incident.resolved_at.is_not(None),
+                Incident.resolved_at < cutoff,
+                Incident.resolved_at >= oldest,
             )
         )
         return sorted(set(items) | set(resolved))
@@ -171,10 +182,13 @@ def remind_overdue(kernel: Kernel, today: date | None = None) -> list[str]:
     day = today or utcnow().date()
     reminded: list[str] = []
     for incident_id in _overdue_incidents(kernel, day):
-        with kernel.transaction() as journal:
-            inc = kernel.load(journal.session, incident_id)
-            reminded += _remind_items(journal, inc, day)
-            found = _remind_postmortem(journal, kernel, inc, day)
-            if found:
-                reminded.append(found)
+        try:
+            with kernel.transaction() as journal:
+                inc = kernel.load(journal.session, incident_id)
+                reminded += _remind_items(journal, inc, day)
+                found = _remind_postmortem(journal, kernel, inc, day)
+                if found:
+                    reminded.append(found)
+        except Exception:  # one incident's trouble must not hold up the others' reminders
+            log.exception("%s: reminding what is overdue failed", incident_id)
     return reminded
