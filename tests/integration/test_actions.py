@@ -4,13 +4,13 @@ overdue post-mortems reminded through the outbox by the watcher, once; the retro
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import select, text, update
 
 from incident_commander.store.db import open_store
-from incident_commander.store.models import Incident
+from incident_commander.store.models import ActionItem, Incident
 from tests.conftest import assert_clean_error
 from tests.server import Server
 from tests.workspace import Workspace
@@ -202,3 +202,49 @@ def test_the_api_lists_adds_and_finishes_action_items(workspace: Workspace) -> N
         assert missing.status_code == 404
     finally:
         server.stop()
+
+
+def test_action_items_recorded_before_the_table_are_copied_in(database_url: str) -> None:
+    moment = datetime(2026, 1, 2, tzinfo=UTC)
+    store = open_store(database_url)
+    try:
+        with store.session() as session:
+            session.add(
+                Incident(
+                    id="INC-20260101-0001",
+                    title="checkout returns 500",
+                    service="web",
+                    source="user-report",
+                    detected_by="on-call",
+                    status="closed",
+                    first_signal_at=moment,
+                    detected_at=moment,
+                    updated_at=moment,
+                    resolved_at=moment,
+                    resolution={
+                        "review": {
+                            "actions": [
+                                {"text": "check config", "owner": "platform", "due": "2026-02-01"},
+                                {"text": "no date", "owner": "platform", "due": "soon"},
+                            ]
+                        }
+                    },
+                )
+            )
+        with store.engine.begin() as connection:  # back to the schema before the table
+            connection.execute(text("DROP TABLE action_items"))
+            connection.execute(text("UPDATE alembic_version SET version_num = '0008'"))
+    finally:
+        store.dispose()
+
+    store = open_store(database_url)
+    try:
+        with store.session() as session:
+            items = list(session.scalars(select(ActionItem)))
+            assert [(i.incident_id, i.title, i.owner, i.due, i.kind, i.status) for i in items] == [
+                ("INC-20260101-0001", "check config", "platform", date(2026, 2, 1),
+                 "prevention", "open"),
+            ]  # fmt: skip
+            assert items[0].created_at == moment
+    finally:
+        store.dispose()

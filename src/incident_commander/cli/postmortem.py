@@ -61,7 +61,8 @@ def load_review_file(path: Path) -> Review:
         raise InvalidInput(f"{path}: not valid YAML{where}") from None
     if not isinstance(data, dict):
         raise InvalidInput(f"{path}: expected a mapping of review keys (whys, root_cause, …)")
-    for item in data.get("actions") or []:
+    actions = data.get("actions")
+    for item in actions if isinstance(actions, list) else []:
         if isinstance(item, dict) and "title" in item and "text" not in item:
             item["text"] = item.pop("title")
     return _checked(data, f"{path}: ")
