@@ -67,6 +67,7 @@ def test_action_items_are_added_listed_done_and_reported(workspace: Workspace) -
         "overdue": 0,
     }
     report = ws.read(incident, "INCIDENT-REPORT.md")
+    assert "## Cause levels\n\nNot recorded yet: symptom → proximate cause" in report
     assert f"| {late} | rotate the deploy key | platform team | 2020-01-01 | prevention |" in report
     assert f"| {soon} | alert on config drift | sre | 2999-01-01 | detection | high | open |" in (
         report

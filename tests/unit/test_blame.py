@@ -30,7 +30,7 @@ BLAMING = [
     "After the alert fired, Tom failed to escalate.",
     "The platform team did not update the runbook.",
     "She messed up the DNS record.",
-    "They forgot to tell support.",
+    "They should have told support.",
     "Kim accidentally wiped the cache cluster.",
     "The rollback was slow because Lee never tested the script.",
     "Chris should've waited for the canary.",
@@ -67,6 +67,9 @@ BLAMELESS = [
     "The config change is what broke checkout.",
     "It's fault tolerant by design, which helped here.",
     "Alex did not cause this outage.",
+    "They never received the page because the route was wrong.",
+    "He never got paged.",
+    "They forgot nothing: the runbook covered every step.",
 ]
 
 

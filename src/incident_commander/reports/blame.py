@@ -75,7 +75,7 @@ _VERBS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("omitted", r"forgot\b|forgotten\b|neglected\b|overlooked\b|ignored\b|missed\b"),
         (
             "omitted",
-            r"skipped\b|failed to\b|never\b"
+            r"skipped\b|failed to\b|never\b(?! (?:got|received|heard|had|saw)\b)"
             r"|did(?:n['’]t| not)\b(?! (?:get|receive|have|hear|need)\b)",
         ),
     )
@@ -155,7 +155,7 @@ def _person(words: list[str], known: _Known, verb_kind: str) -> str | None:
         if len(words) >= size and " ".join(lowered[-size:]) in known.people:
             return " ".join(words[-size:])
     if last.lower() in _PRONOUNS:
-        if last.lower() == "they" and verb_kind not in ("should", "mistake", "omitted"):
+        if last.lower() == "they" and verb_kind not in ("should", "mistake"):
             return None
         return last
     if last.lower() in _ROLES:
