@@ -3,7 +3,9 @@
 The floor is what the settings alone imply: failure threshold × probe interval (detection),
 plus the mitigation itself (its command's duration, measured in the same run: a restart, a flag
 write, a migration), plus the validation window. Engine overhead is the time from the F-th
-failing probe to the mitigation starting (readiness checks included).
+failing probe to the mitigation starting; readiness is the part of it the option's own checks
+took (a dry run, a tool asked for its state), shown apart because the tool, not the engine,
+sets it.
 
 Usage: python bench/demo_speed.py [--runs N] [--scenario NAME ...]
        (scenarios: bad-deploy, bad-flag, bad-migration; default bad-deploy)
@@ -21,7 +23,7 @@ from incident_commander.demo.scenarios import SCENARIOS
 
 
 def _measure(name: str, runs: int, timings: DemoSettings, tmp: Path) -> dict[str, float] | None:
-    recover, floor, overhead = [], [], []
+    recover, floor, overhead, readiness = [], [], [], []
     for n in range(runs):
         summary = run_demo(tmp / f"{name}-{n}", timings=timings, scenario=name)
         if not summary["recovered"]:
@@ -36,15 +38,18 @@ def _measure(name: str, runs: int, timings: DemoSettings, tmp: Path) -> dict[str
         recover.append(summary["time_to_recover_s"])
         floor.append(implied)
         overhead.append(summary["engine_overhead_ms"])
+        readiness.append(summary["readiness_ms"] or 0.0)
         print(
             f"{name} run {n}: recovered in {summary['time_to_recover_s']:.3f} s "
             f"(floor {implied:.3f} s, mitigation {restart:.3f} s), "
-            f"engine overhead {summary['engine_overhead_ms']:.1f} ms"
+            f"engine overhead {summary['engine_overhead_ms']:.1f} ms "
+            f"(readiness {summary['readiness_ms'] or 0:.1f} ms)"
         )
     return {
         "recover": statistics.median(recover),
         "floor": statistics.median(floor),
         "overhead": statistics.median(overhead),
+        "readiness": statistics.median(readiness),
     }
 
 
@@ -71,12 +76,13 @@ def main() -> int:
     )
     print(
         f"{'scenario':<15} {'median recovery':>16} {'median floor':>13} "
-        f"{'ratio (<= 1.0)':>15} {'engine overhead':>16}"
+        f"{'ratio (<= 1.0)':>15} {'engine overhead':>16} {'of it readiness':>16}"
     )
     for name, m in found.items():
         print(
             f"{name:<15} {m['recover']:>14.3f} s {m['floor']:>11.3f} s "
-            f"{m['recover'] / m['floor']:>15.3f} {m['overhead']:>13.1f} ms"
+            f"{m['recover'] / m['floor']:>15.3f} {m['overhead']:>13.1f} ms "
+            f"{m['readiness']:>13.1f} ms"
         )
     return 0
 

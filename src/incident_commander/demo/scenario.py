@@ -301,6 +301,15 @@ def run_demo(
         )
         done = next((e for e in record.executions if e.status == ExecutionStatus.SUCCEEDED), None)
         live = os.readlink(workdir / "current")
+        checking = [
+            e.at for e in record.events if e.kind == "progress" and "readiness" in e.message
+        ]
+        checked = [e.at for e in record.events if e.kind == "readiness.checked"]
+        readiness_ms = (
+            round((checked[0] - checking[0]).total_seconds() * 1000, 2)
+            if checking and checked
+            else None
+        )
         return {
             "incident_id": inc.id,
             "scenario": story.name,
@@ -317,6 +326,7 @@ def run_demo(
             "time_to_mitigate_s": times["time_to_mitigate_s"],
             "time_to_recover_s": times["time_to_recover_s"],
             "engine_overhead_ms": overhead,
+            "readiness_ms": readiness_ms,
             "probe_interval_s": timings.probe_interval_s,
             "failure_threshold": timings.failure_threshold,
             "validation_window_s": timings.validation_window_s,
