@@ -16,14 +16,17 @@ from typing import Any
 
 from sqlalchemy import (
     Connection,
+    Integer,
     String,
     bindparam,
     cast,
+    func,
     insert,
     literal,
     select,
     update,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from incident_commander.alerts.signal import AlertSignal
@@ -95,16 +98,24 @@ _READ_DETAILS = select(_TABLE.c.id, _TABLE.c.starts_at, _TABLE.c.flips).where(
     _TABLE.c.id.in_(bindparam("ids", expanding=True))
 )
 _REPEATED = _TABLE.c.occurrences + bindparam("times")
+_AS_REPEAT = {
+    "occurrences": _REPEATED,
+    "last_seen": bindparam("now", type_=_TABLE.c.last_seen.type),
+    "outcome": "duplicate",
+    "reason": literal("repeat #", String) + cast(_REPEATED, String),
+}
 _COUNT_REPEATS = (
-    update(_TABLE)
-    .where(_TABLE.c.id.in_(bindparam("ids", expanding=True)))
-    .values(
-        occurrences=_REPEATED,
-        last_seen=bindparam("now", type_=_TABLE.c.last_seen.type),
-        outcome="duplicate",
-        reason=literal("repeat #", String) + cast(_REPEATED, String),
-    )
+    update(_TABLE).where(_TABLE.c.id.in_(bindparam("ids", expanding=True))).values(_AS_REPEAT)
 )
+# PostgreSQL takes the ids as one array: the statement text stays the same whatever their
+# number (prepared once per connection, no list of placeholders to render and parse per
+# delivery), and its plan joins the ids to the primary key however large the table grows.
+_REPEAT_IDS = (
+    func.unnest(bindparam("ids", type_=ARRAY(Integer)))
+    .table_valued("id")
+    .render_derived(name="repeated")
+)
+_COUNT_REPEATS_PG = update(_TABLE).where(_TABLE.c.id == _REPEAT_IDS.c.id).values(_AS_REPEAT)
 _WRITE_CHANGE = (
     update(_TABLE)
     .where(_TABLE.c.id == bindparam("row_id"))
@@ -202,8 +213,9 @@ def save(session: Session, rows: Iterable[AlertRow], now: datetime) -> None:
         connection.execute(insert(_TABLE), new)
     if changes:
         connection.execute(_WRITE_CHANGE, changes)
+    count_repeats = _COUNT_REPEATS_PG if connection.dialect.name == "postgresql" else _COUNT_REPEATS
     for times, ids in repeated.items():
-        connection.execute(_COUNT_REPEATS, {"ids": ids, "times": times, "now": now})
+        connection.execute(count_repeats, {"ids": ids, "times": times, "now": now})
 
 
 def _insert_values(row: AlertRow, signal: AlertSignal) -> dict[str, Any]:

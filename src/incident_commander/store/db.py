@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import json
 import threading
+import time
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
@@ -13,7 +14,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import Engine, create_engine, event, inspect, text
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import DisconnectionError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from incident_commander.errors import StoreError
@@ -22,6 +23,8 @@ __all__ = ["HEAD_REVISION", "Store", "open_store"]
 
 HEAD_REVISION = "0008"
 MIGRATIONS = Path(__file__).parent / "migrations"
+IDLE_PING_SECONDS = 1.0
+"""A pooled server connection idle for longer than this is pinged before it is used again."""
 
 
 def _normalise(url: str) -> str:
@@ -57,6 +60,31 @@ def _sqlite_begin(connection: Any) -> None:
     IMMEDIATE serialises them the way PostgreSQL's row locks do.
     """
     connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Ping a pooled connection before use only when it sat idle for a while.
+
+    A connection given back a moment ago is alive; pinging it on every checkout would cost
+    every transaction a round trip. One that sat idle may have been dropped (a server restart,
+    an idle timeout): it is pinged, and a dead one is replaced before anyone uses it.
+    """
+
+    def idle_from_now(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    def ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get("idle_since")
+        if since is not None and time.monotonic() - since < IDLE_PING_SECONDS:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:
+            raise DisconnectionError(f"pooled connection is gone: {exc}") from exc
+
+    event.listen(engine, "connect", idle_from_now)
+    event.listen(engine, "checkin", idle_from_now)
+    event.listen(engine, "checkout", ping_if_idle)
 
 
 def _migrate(engine: Engine) -> None:
@@ -142,7 +170,6 @@ def open_store(url: str) -> Store:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         kwargs["connect_args"] = {"timeout": 10, "check_same_thread": False}
     else:
-        kwargs["pool_pre_ping"] = True
         kwargs["connect_args"] = {"connect_timeout": 5}
     try:
         engine = create_engine(url, **kwargs)
@@ -151,6 +178,8 @@ def open_store(url: str) -> Store:
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
+    else:
+        _ping_when_idle(engine)
     try:
         if _current_revision(engine) != HEAD_REVISION:
             _migrate(engine)
