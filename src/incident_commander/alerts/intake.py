@@ -202,6 +202,7 @@ class AlertIntake:
                 signals = [signal for job in fresh for signal in job.signals]
                 known = self.known.load(journal.session, signals)
                 batch = Batch(journal, known, Lookups(journal))
+                self.rules.look_up_groups(batch, signals)
                 for job in fresh:
                     job.result = batch.result = IngestResult(received=len(job.signals))
                     batch.repair = job.repair
