@@ -7,7 +7,7 @@ import json
 import threading
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
@@ -39,6 +39,11 @@ def _to_json(value: Any) -> str:
         return orjson.dumps(value).decode()
     except TypeError:  # orjson.JSONEncodeError: integers beyond 64 bits, unusual types
         return json.dumps(value)
+
+
+def _lock_key(name: str) -> int:
+    """The PostgreSQL advisory lock key of a lock name."""
+    return zlib.crc32(name.encode()) & 0x7FFFFFFF
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -136,8 +141,41 @@ class Store:
         several transactions.
         """
         if self.dialect == "postgresql":
-            key = zlib.crc32(name.encode()) & 0x7FFFFFFF
-            session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+            session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _lock_key(name)})
+
+    def lock_and_read(
+        self, session: Session, name: str, reads: Sequence[tuple[str, Sequence[Any]]]
+    ) -> list[list[tuple[Any, ...]]] | None:
+        """PostgreSQL: take the lock ``name`` for the transaction, then run ``reads`` (SQL with
+        ``%s`` placeholders, and their values), all in one round trip; return each one's rows.
+
+        The statements go to the server together (a pipeline) but run one after the other, so
+        each read sees everything committed before the lock was granted. Elsewhere returns
+        ``None``: the caller takes the lock (``lock_transaction``) and reads its own way.
+        """
+        if self.dialect != "postgresql":
+            return None
+        driver = session.connection().connection.driver_connection
+        assert driver is not None
+        with driver.pipeline():
+            driver.execute("SELECT pg_advisory_xact_lock(%s)", [_lock_key(name)])
+            cursors = [driver.execute(sql, values) for sql, values in reads]
+        return [cursor.fetchall() for cursor in cursors]
+
+    @contextmanager
+    def writes_together(self, session: Session) -> Iterator[None]:
+        """Send the statements written inside this block together (PostgreSQL: a pipeline).
+
+        Only statements whose results nobody reads may run here; a failure among them is raised
+        when the block ends.
+        """
+        if self.dialect != "postgresql":
+            yield
+            return
+        driver = session.connection().connection.driver_connection
+        assert driver is not None
+        with driver.pipeline():
+            yield
 
     @contextmanager
     def exclusive(self, name: str) -> Iterator[None]:
