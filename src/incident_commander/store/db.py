@@ -21,7 +21,7 @@ from incident_commander.errors import StoreError
 
 __all__ = ["HEAD_REVISION", "Store", "open_store"]
 
-HEAD_REVISION = "0008"
+HEAD_REVISION = "0009"
 MIGRATIONS = Path(__file__).parent / "migrations"
 IDLE_PING_SECONDS = 1.0
 """A pooled server connection idle for longer than this is pinged before it is used again."""

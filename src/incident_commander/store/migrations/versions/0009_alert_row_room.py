@@ -5,16 +5,16 @@ another page, and every index of the table gains an entry for it; with room left
 new version stays beside the old one (a heap-only update), no index is touched, and the old
 version is reclaimed the next time the page is read.
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 """
 
 from __future__ import annotations
 
 from alembic import op
 
-revision = "0008"
-down_revision = "0007"
+revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
