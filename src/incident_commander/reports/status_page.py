@@ -49,8 +49,8 @@ MAX_UPDATE_CHARS = 2000
 _DONE = frozenset({"resolved", "monitoring", "closed", "false_positive"})
 # The state a service shows when several incidents are open: the least known first.
 _WORST_FIRST = ("Investigating", "Identified", "Monitoring")
-# Messages from one step are queued moments apart: copies of one update for several channels.
-_SAME_UPDATE = timedelta(seconds=2)
+# The copies of one message, one per channel, are queued within moments of each other.
+_SAME_UPDATE = timedelta(milliseconds=500)
 _MARKDOWN_ESCAPE = re.compile(r"\\([\\`*_{}\[\]#|<>~])")
 _TAG = re.compile(r"<[^>]{0,500}>")
 
@@ -96,6 +96,15 @@ def _plain(body: str, fmt: str) -> str:
     return body
 
 
+def _copy_of(row: Notification, group: list[Notification]) -> bool:
+    """Whether ``row`` is another channel's copy of the message of ``group`` (newest first)."""
+    return (
+        row.kind == group[0].kind
+        and row.channel not in {r.channel for r in group}
+        and group[0].at - row.at <= _SAME_UPDATE
+    )
+
+
 def _latest_updates(
     session: Session, settings: Settings, incident_ids: list[str]
 ) -> dict[str, PublicUpdate]:
@@ -115,10 +124,15 @@ def _latest_updates(
     ).all()
     found: dict[str, PublicUpdate] = {}
     copies: dict[str, list[Notification]] = {}
+    closed: set[str] = set()
     for row in rows:
+        if row.incident_id in closed:
+            continue
         group = copies.setdefault(row.incident_id, [])
-        if not group or (row.kind == group[0].kind and group[0].at - row.at <= _SAME_UPDATE):
+        if not group or _copy_of(row, group):
             group.append(row)
+        else:
+            closed.add(row.incident_id)
     for incident_id, group in copies.items():
         chosen = next((r for r in group if formats.get(r.channel, "text") == "text"), group[0])
         text = _plain(chosen.body, formats.get(chosen.channel, "text"))
