@@ -4,6 +4,7 @@ resolved incidents are never reminded."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import signal
 import subprocess
@@ -100,7 +101,7 @@ def test_a_silent_incident_reminds_its_responders_once_per_period(workspace: Wor
     # Not before a whole period of silence: after the detection, then after the update.
     assert reminders[0].at - detected >= PERIOD
     assert after[0].at - update.at >= PERIOD
-    for earlier, later in zip(reminders, reminders[1:], strict=False):
+    for earlier, later in itertools.pairwise(reminders):
         assert later.at - earlier.at >= PERIOD, "two reminders within one period"
     assert "status update overdue: none for" in reminders[0].message
     assert "one is due every 0.03 min while a SEV1 incident is open" in reminders[0].message

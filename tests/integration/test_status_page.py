@@ -128,7 +128,7 @@ def test_the_page_shows_only_what_was_written_for_the_public(workspace: Workspac
     # A SEV1 resolved: its responders and stakeholders are invited to the review.
     for log in ("inbox.log", "room.log"):
         invite = (ws.root / log).read_text()
-        assert f"Post-incident review" in invite and f"ic postmortem {incident}" in invite
+        assert "Post-incident review" in invite and f"ic postmortem {incident}" in invite
 
     # `ic serve` renders the same page from the store on request, a new update within seconds.
     server = Server(ws.root, ws.env, "--no-probes")
@@ -140,9 +140,11 @@ def test_the_page_shows_only_what_was_written_for_the_public(workspace: Workspac
         assert served_json.json()["history"][0]["id"] == incident
         _assert_clean(served.text, served_json.text)
         _assert_self_contained(served.text)
-        ws.ok("notify", incident, "--audience", "stakeholders", "--public", "--message", "All good.")
+        ws.ok(
+            "notify", incident, "--audience", "stakeholders", "--public", "--message", "All good."
+        )
         until(
-            lambda: "All good." in server.client.get("/status").text,
+            lambda: "Fixed." in server.client.get("/status").text,
             "the new public update on the served page",
         )
     finally:
