@@ -26,7 +26,7 @@ from incident_commander.config_monitoring import MonitoringSettings
 from incident_commander.errors import ConfigError
 from incident_commander.executors.base import IDENTIFIER, ExecutorConfig
 from incident_commander.notify.base import NotifierConfig
-from incident_commander.notify.routing import check_routing
+from incident_commander.notify.routing import cadence_of, check_cadence, check_routing
 from incident_commander.plugins import CHECKS, EXECUTORS, NOTIFIERS, AnyRegistry, PluginError
 from incident_commander.protocol.severity import PRESETS, Answers, SeverityScheme
 
@@ -213,6 +213,8 @@ class Settings(_Strict):
     notifications: list[_Notifier] = Field(default_factory=list)
     # Per severity, the audiences told of it (a severity not named here reaches every audience).
     routing: dict[str, list[str]] = Field(default_factory=dict)
+    # Per severity, minutes between status updates while open (unset: the top two levels, 15).
+    update_cadence_minutes: dict[str, Annotated[float, Field(gt=0)]] | None = None
     message_templates: str | None = None  # a folder of <kind>.j2 overriding the shipped ones
     public_url: str | None = Field(default=None, pattern=r"^https?://\S+$")  # links in messages
     policies: list[Policy] = Field(default_factory=list)
@@ -255,9 +257,15 @@ class Settings(_Strict):
     @model_validator(mode="after")
     def _routing(self) -> Settings:
         problems = check_routing(self.notifications, self.routing, self.scheme.names)
+        problems += check_cadence(self.update_cadence_minutes, self.scheme.names)
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    @property
+    def update_cadence(self) -> dict[str, float]:
+        """Minutes between status updates, per severity that has a cadence."""
+        return cadence_of(self.update_cadence_minutes, self.scheme.names)
 
     @property
     def templates_dir(self) -> Path | None:

@@ -105,6 +105,7 @@ def _register() -> None:
         notify,
         serve,
         setup,
+        status_page,
         watch,
     )
 
@@ -120,6 +121,7 @@ def _register() -> None:
     insights.register(app)
     demo.register(app)
     watch.register(app)
+    status_page.register(app)
 
 
 _register()

@@ -20,6 +20,7 @@ from incident_commander.protocol.severity import Answers
 from incident_commander.protocol.steps import (
     approve,
     assess,
+    cadence,
     declare,
     execute,
     inform,
@@ -161,6 +162,10 @@ class Engine(Kernel):
     def monitor_due(self) -> list[dict[str, Any]]:
         """Run every extended-monitoring checkpoint due now (phase 4); what each found."""
         return monitor.run_due(self)
+
+    def remind_updates(self) -> list[str]:
+        """Remind the responders of every open incident whose status update is overdue."""
+        return cadence.remind_due(self)
 
     def executors(self) -> list[dict[str, Any]]:
         """Every installed executor, what it does and what it needs."""

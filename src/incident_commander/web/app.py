@@ -19,7 +19,7 @@ from incident_commander.alerts.intake import AlertIntake
 from incident_commander.app import Commander
 from incident_commander.watch.extended import Watcher
 from incident_commander.watch.loop import Driver, EvidenceRefresher, Housekeeper, ProbeLoop
-from incident_commander.web import api, webhooks
+from incident_commander.web import api, status, webhooks
 from incident_commander.web.errors import install_error_handlers
 from incident_commander.web.metrics import Metrics
 from incident_commander.web.openapi import WEBHOOK_RESPONSES, install_openapi
@@ -100,6 +100,7 @@ def create_app(
     install_error_handlers(app)
     app.include_router(webhooks.router, responses=WEBHOOK_RESPONSES)
     app.include_router(api.router)
+    app.include_router(status.router)
     install_openapi(app)
 
     @app.get("/healthz", tags=["ops"])
