@@ -8,7 +8,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from incident_commander.config import ApprovalKind
+from incident_commander.config import ApprovalKind, Settings
+from incident_commander.evidence.inputs import Gathered
 from incident_commander.evidence.record import load_record
 from incident_commander.evidence.verify import Verification, verify
 from incident_commander.protocol import driver
@@ -21,6 +22,7 @@ from incident_commander.protocol.steps import (
     approve,
     assess,
     declare,
+    evidence_inputs,
     execute,
     inform,
     monitor,
@@ -32,6 +34,7 @@ from incident_commander.protocol.steps import (
 from incident_commander.protocol.steps.execute import ExecutionOutcome
 from incident_commander.protocol.steps.review import Review, record_review
 from incident_commander.reports.report import REPORT
+from incident_commander.store.db import Store
 from incident_commander.store.models import Alert, Decision, Deploy, Incident
 
 __all__ = ["Engine", "EventListener"]
@@ -43,6 +46,12 @@ class Engine(Kernel):
     Steps live in their own modules and work on the kernel; this class only forwards to them,
     plus the read-only queries the doors need.
     """
+
+    def __init__(
+        self, settings: Settings, store: Store, *, on_event: EventListener | None = None
+    ) -> None:
+        super().__init__(settings, store, on_event=on_event)
+        self.diagnostics = evidence_inputs.Background(self)
 
     def list_incidents(
         self, *, status: str | None = None, service: str | None = None, severity: str | None = None
@@ -226,6 +235,25 @@ class Engine(Kernel):
             record = load_record(session, self.load(session, incident_id, lock=False))
             return verify(session, self.evidence, record)
 
+    def add_evidence(
+        self, incident_id: str, inputs: list[Gathered], *, added_by: str
+    ) -> list[dict[str, Any]]:
+        """Archive root-cause inputs, each sealed by a timeline event; their manifest entries."""
+        return evidence_inputs.add_inputs(self, incident_id, inputs, added_by=added_by)
+
+    def diagnose(self, incident_id: str, *, by: str) -> list[dict[str, Any]]:
+        """Run the service's diagnostics now and archive each output as a receipt."""
+        return evidence_inputs.diagnose(self, incident_id, by=by)
+
+    def diagnose_in_background(self, incident_id: str) -> bool:
+        """Start the incident's diagnostics in a thread, once; the caller goes on at once."""
+        return self.diagnostics.start(incident_id)
+
     def run(self, incident_id: str) -> RunOutcome:
-        """Drive the incident as far as approvals and policies allow."""
+        """Drive the incident as far as approvals and policies allow.
+
+        Diagnostics not gathered yet start beside it, in the background: they never hold up
+        the mitigation.
+        """
+        self.diagnostics.start(incident_id)
         return driver.run(self, incident_id)

@@ -34,6 +34,11 @@ class Driver:
         self._thread.start()
 
     def submit(self, incident_id: str) -> None:
+        """Queue an opened incident; its diagnostics start now, beside the queue."""
+        try:
+            self.engine.diagnose_in_background(incident_id)
+        except Exception:  # gathering evidence must never keep an incident from its driver
+            log.exception("starting the diagnostics of %s failed", incident_id)
         self._queue.put(incident_id)
 
     def stop(self) -> None:
