@@ -52,6 +52,14 @@ class Engine(Kernel):
     ) -> None:
         super().__init__(settings, store, on_event=on_event)
         self.diagnostics = evidence_inputs.Background(self)
+        told = self.on_event
+
+        def tell(incident_id: str, kind: str, text: str) -> None:
+            if kind == "status" and "→ executing" in text:  # the mitigation has started
+                self.diagnostics.release(incident_id)
+            told(incident_id, kind, text)
+
+        self.on_event = tell
 
     def list_incidents(
         self, *, status: str | None = None, service: str | None = None, severity: str | None = None
@@ -245,15 +253,22 @@ class Engine(Kernel):
         """Run the service's diagnostics now and archive each output as a receipt."""
         return evidence_inputs.diagnose(self, incident_id, by=by)
 
-    def diagnose_in_background(self, incident_id: str) -> bool:
-        """Start the incident's diagnostics in a thread, once; the caller goes on at once."""
-        return self.diagnostics.start(incident_id)
+    def diagnose_in_background(self, incident_id: str, *, hold: bool = False) -> bool:
+        """Start the incident's diagnostics in a thread, once; the caller goes on at once.
+
+        With ``hold``, they start only once the drive of the incident (``run``) has started the
+        mitigation or stopped, never competing with the steps that lead to it.
+        """
+        return self.diagnostics.start(incident_id, hold=hold)
 
     def run(self, incident_id: str) -> RunOutcome:
         """Drive the incident as far as approvals and policies allow.
 
-        Diagnostics not gathered yet start beside it, in the background: they never hold up
-        the mitigation.
+        Diagnostics not gathered yet run beside it, in the background, from the moment the
+        mitigation starts or the drive stops (for a person, a halt), so they never hold it up.
         """
-        self.diagnostics.start(incident_id)
-        return driver.run(self, incident_id)
+        self.diagnostics.start(incident_id, hold=True)
+        try:
+            return driver.run(self, incident_id)
+        finally:
+            self.diagnostics.release(incident_id)

@@ -36,9 +36,10 @@ from incident_commander.store.models import ArtifactRecord, Deploy, Event, Incid
 if TYPE_CHECKING:
     from incident_commander.protocol.kernel import Kernel
 
-__all__ = ["DIAGNOSED_BY", "Background", "add_inputs", "diagnose", "diagnosed"]
+__all__ = ["DIAGNOSED_BY", "HOLD_AT_MOST_S", "Background", "add_inputs", "diagnose", "diagnosed"]
 
 DIAGNOSED_BY = "ic (diagnostics)"
+HOLD_AT_MOST_S = 120.0
 _ENGINE_KINDS = ("diagnostic", "deploy-diff")
 log = logging.getLogger("incident_commander")
 
@@ -131,12 +132,20 @@ def _deploy_range(session: Session, inc: Incident) -> DeployRange | None:
 
 
 def diagnose(
-    kernel: Kernel, incident_id: str, *, by: str = DIAGNOSED_BY, once: bool = False
+    kernel: Kernel,
+    incident_id: str,
+    *,
+    by: str = DIAGNOSED_BY,
+    once: bool = False,
+    gate: threading.Event | None = None,
 ) -> list[dict[str, Any]]:
     """Run the service's diagnostics (and the deploy diff) now; archive and seal each output.
 
     With ``once``, nothing runs when diagnostics already archived something for the incident.
+    With ``gate``, nothing starts before it is set (at most ``HOLD_AT_MOST_S`` later).
     """
+    if gate is not None:
+        gate.wait(HOLD_AT_MOST_S)
     with kernel.store.session() as session:
         inc = kernel.load(session, incident_id, lock=False)
         if once and diagnosed(session, inc.id):
@@ -156,6 +165,7 @@ class Background:
         self._lock = threading.Lock()
         self._started: set[str] = set()
         self._threads: list[threading.Thread] = []
+        self._gates: dict[str, threading.Event] = {}
 
     def wanted(self) -> bool:
         """Whether any service has something to gather at all."""
@@ -164,25 +174,41 @@ class Background:
             s.diagnostics or git_tree(settings, s) for s in settings.services.values()
         )
 
-    def start(self, incident_id: str) -> bool:
-        """Start the incident's diagnostics unless started here before; ``True`` if started."""
+    def start(self, incident_id: str, *, hold: bool = False) -> bool:
+        """Start the incident's diagnostics unless started here before; ``True`` if started.
+
+        With ``hold``, they start only once ``release`` is called (the mitigation has started,
+        or the drive stopped: waiting for a person, halted, done) or ``HOLD_AT_MOST_S`` passed,
+        so they never compete with the steps that lead to the mitigation.
+        """
         if not self.wanted():
             return False
         with self._lock:
             if incident_id in self._started:
                 return False
             self._started.add(incident_id)
+            gate = threading.Event()
+            if not hold:
+                gate.set()
+            self._gates[incident_id] = gate
             thread = threading.Thread(
-                target=self._run, args=(incident_id,), name=f"ic-diagnose-{incident_id}"
+                target=self._run, args=(incident_id, gate), name=f"ic-diagnose-{incident_id}"
             )
             thread.daemon = True
             self._threads.append(thread)
         thread.start()
         return True
 
-    def _run(self, incident_id: str) -> None:
+    def release(self, incident_id: str) -> None:
+        """Let the incident's held diagnostics start."""
+        with self._lock:
+            gate = self._gates.get(incident_id)
+        if gate is not None:
+            gate.set()
+
+    def _run(self, incident_id: str, gate: threading.Event) -> None:
         try:
-            diagnose(self.kernel, incident_id, once=True)
+            diagnose(self.kernel, incident_id, once=True, gate=gate)
         except Exception:  # the incident goes on; its diagnostics are missing, and logged
             log.exception("diagnostics of %s failed", incident_id)
 
