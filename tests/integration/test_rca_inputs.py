@@ -41,9 +41,7 @@ def test_a_file_a_command_and_a_page_are_archived_listed_and_sealed(workspace: W
     (logged,) = _added(
         ws, incident, str(log), "--level", "receipts", "--note", "first error", "--as", "alice"
     )
-    (ran,) = _added(
-        ws, incident, "--command", "--", sys.executable, "-c", "print('disk 91% full')"
-    )
+    (ran,) = _added(ws, incident, "--command", "--", sys.executable, "-c", "print('disk 91% full')")
     with recording_server() as server:
         server.answer("GET", "/dash", Reply(200, "error rate 38% since 12:03"))
         (page,) = _added(ws, incident, "--url", f"{server.url}/dash", "--as", "bob")
@@ -121,7 +119,9 @@ def test_rewriting_an_input_and_its_recorded_hash_is_still_found(workspace: Work
 
     problems = json.loads(ws.ic("evidence", "verify", incident, "--json").stdout)["problems"]
 
-    assert f"{entry['path']}: its recorded hash is not the one sealed at event" in " ".join(problems)
+    assert f"{entry['path']}: its recorded hash is not the one sealed at event" in " ".join(
+        problems
+    )
     assert any("is not the one sealed at event" in p and "rca-manifest.json" in p for p in problems)
 
 

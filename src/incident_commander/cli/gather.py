@@ -102,9 +102,7 @@ def gather_inputs(
     if name is not None and len(items) > 1:
         raise InvalidInput("--name names one file; give one file with it")
     chosen = _level(level, "artifacts")
-    return [
-        read_file(Path(item), settings, level=chosen, note=note, name=name) for item in items
-    ]
+    return [read_file(Path(item), settings, level=chosen, note=note, name=name) for item in items]
 
 
 def print_inputs(incident_id: str, entries: list[dict[str, Any]]) -> None:

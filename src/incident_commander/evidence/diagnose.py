@@ -105,7 +105,15 @@ def _diagnostic(
 
 def _deploy_diff(tree: GitTree, span: DeployRange, secrets: list[str]) -> Gathered:
     at = utcnow()
-    argv = [tree.git, "-C", str(tree.path), "--no-pager", "diff", "--stat", f"{span.old}..{span.new}"]
+    argv = [
+        tree.git,
+        "-C",
+        str(tree.path),
+        "--no-pager",
+        "diff",
+        "--stat",
+        f"{span.old}..{span.new}",
+    ]
     record, data, clipped = run_command(
         argv, timeout_s=_GIT_TIMEOUT_S, max_bytes=256 * 1024, secrets=secrets, cwd=None
     )

@@ -68,7 +68,7 @@ class EvidenceFolder:
         ``inputs`` maps a file name to (content, source, evidence level); the inputs added by
         people and diagnostics (on the timeline) are listed beside them.
         """
-        now = isoformat(utcnow())
+        now = isoformat(utcnow()) or ""
         files: dict[str, str | bytes] = {}
         manifest = []
         for name, (content, source, level) in sorted(inputs.items()):

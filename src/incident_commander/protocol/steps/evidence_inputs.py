@@ -61,9 +61,7 @@ def add_inputs(
         session = journal.session
         inc = kernel.load(session, incident_id)
         taken = set(
-            session.scalars(
-                select(ArtifactRecord.path).where(ArtifactRecord.incident_id == inc.id)
-            )
+            session.scalars(select(ArtifactRecord.path).where(ArtifactRecord.incident_id == inc.id))
         )
         number = 1 + len(
             session.scalars(
@@ -127,7 +125,10 @@ def _deploy_range(session: Session, inc: Incident) -> DeployRange | None:
     ).first()
     if before is None:
         return None
-    old, new = deploy_ref(before.commit, before.version), deploy_ref(suspect.commit, suspect.version)
+    old, new = (
+        deploy_ref(before.commit, before.version),
+        deploy_ref(suspect.commit, suspect.version),
+    )
     return DeployRange(old, new) if old and new and old != new else None
 
 
@@ -151,7 +152,9 @@ def diagnose(
         if once and diagnosed(session, inc.id):
             return []
         service = kernel.settings.services.get(inc.service)
-        span = _deploy_range(session, inc) if service and git_tree(kernel.settings, service) else None
+        span = (
+            _deploy_range(session, inc) if service and git_tree(kernel.settings, service) else None
+        )
         jobs = diagnostic_jobs(kernel.settings, inc.service, inc.id, span)
     found = gather(jobs)
     return add_inputs(kernel, incident_id, found, added_by=by) if found else []
