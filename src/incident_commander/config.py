@@ -22,6 +22,7 @@ from pydantic import (
 
 from incident_commander.checks.base import CheckConfig
 from incident_commander.config_approvals import ApprovalRule, ApprovalSettings, Person
+from incident_commander.config_evidence import Diagnostic, Diagnostics, EvidenceSettings
 from incident_commander.config_monitoring import MonitoringSettings
 from incident_commander.errors import ConfigError
 from incident_commander.executors.base import IDENTIFIER, ExecutorConfig
@@ -37,6 +38,8 @@ __all__ = [
     "ApprovalKind",
     "ApprovalRule",
     "ApprovalSettings",
+    "Diagnostic",
+    "EvidenceSettings",
     "MonitoringSettings",
     "Person",
     "Policy",
@@ -98,6 +101,7 @@ class ServiceConfig(_Strict):
     health_checks: list[_Check] = Field(default_factory=list)
     recovery_checks: list[_Check] = Field(default_factory=list)
     rollback_options: list[_Option] = Field(default_factory=list)
+    diagnostics: Diagnostics = Field(default_factory=list)
 
     @field_validator("rollback_options")
     @classmethod
@@ -220,6 +224,7 @@ class Settings(_Strict):
     policies: list[Policy] = Field(default_factory=list)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
     monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
+    evidence: EvidenceSettings = Field(default_factory=EvidenceSettings)
     people: list[Person] = Field(default_factory=list)
     approvals: ApprovalSettings = Field(default_factory=ApprovalSettings)
     webhook_secret: SecretStr | None = None

@@ -18,7 +18,7 @@ import yaml
 from incident_commander.alerts.intake import AlertIntake
 from incident_commander.app import Commander
 from incident_commander.demo import service
-from incident_commander.demo.scenarios import SCENARIOS, Scenario, scenario_named
+from incident_commander.demo.scenarios import SCENARIOS, Scenario, demo_diagnostics, scenario_named
 from incident_commander.errors import InvalidInput
 from incident_commander.evidence.render import durations
 from incident_commander.executors.base import ExecutionStatus
@@ -186,6 +186,7 @@ def write_demo_setup(
                     },
                 ],
                 "rollback_options": scenario.options(workdir, port, restart),
+                "diagnostics": demo_diagnostics(port),
             }
         },
         "notifications": demo_channels(notify_smtp),

@@ -9,6 +9,7 @@ from sqlalchemy.orm import object_session
 
 from incident_commander.clock import isoformat
 from incident_commander.config import Settings
+from incident_commander.evidence.manifest import cited
 from incident_commander.evidence.record import IncidentRecord
 from incident_commander.evidence.render import durations
 from incident_commander.insights.similar import similar_to
@@ -95,5 +96,6 @@ def render_report(record: IncidentRecord, settings: Settings) -> str:
         "scheme": settings.scheme.name,
         "decisions": record.decisions,
         "similar": similar_section(record),
+        "inputs": cited(record),
     }
     return _env.get_template("incident-report.md.j2").render(**context)

@@ -34,6 +34,12 @@ class Driver:
         self._thread.start()
 
     def submit(self, incident_id: str) -> None:
+        """Queue an opened incident, and its diagnostics: they run beside its drive, from the
+        moment the mitigation starts or the drive stops for a person."""
+        try:
+            self.engine.diagnose_in_background(incident_id, hold=True)
+        except Exception:  # gathering evidence must never keep an incident from its driver
+            log.exception("starting the diagnostics of %s failed", incident_id)
         self._queue.put(incident_id)
 
     def stop(self) -> None:
