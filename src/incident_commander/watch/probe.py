@@ -70,7 +70,8 @@ def watch_service(
 
     ``deploys`` answers the service's latest deploy (``pace.LatestDeploy`` reads it from the
     store at most once per normal interval); without it, or without ``probe.after_deploy``,
-    every round keeps the normal pace.
+    every round keeps the normal pace. At the after-deploy pace only the rounds since the
+    deploy make the streak: a failure seen before it was not caused by it.
     """
     stop = stop or threading.Event()
     settings = service.probe
@@ -79,6 +80,9 @@ def watch_service(
     while not stop.is_set():
         started = time.monotonic()
         pace = probe_pace(settings, learn() if learn else None, utcnow())
+        if pace.deploy is not None:  # after a deploy, only failures since it count
+            since = pace.deploy.deployed_at
+            streak = [rnd for rnd in streak if rnd[0].at >= since]
         results = probe_round(service.health_checks, pace.rechecks)
         if _failing(results):
             streak.append(results)
