@@ -162,7 +162,7 @@ def test_a_deploy_just_before_a_failure_is_detected_with_the_after_deploy_thresh
 
 
 def slow(gaps: list[float]) -> bool:
-    return len(gaps) == 2 and min(gaps) >= 0.25
+    return len(gaps) == 2 and min(gaps) >= 0.45
 
 
 def test_after_the_window_the_normal_thresholds_apply_again(
@@ -172,10 +172,10 @@ def test_after_the_window_the_normal_thresholds_apply_again(
         service_extra=probed_by(
             endpoint,
             {
-                "interval_seconds": 0.3,
+                "interval_seconds": 0.5,
                 "failure_threshold": 3,
                 "after_deploy": {
-                    "window_seconds": 1,
+                    "window_seconds": 2,
                     "interval_seconds": 0.05,
                     "failure_threshold": 2,
                 },
@@ -183,17 +183,23 @@ def test_after_the_window_the_normal_thresholds_apply_again(
         )
     )
     loop = probing()
-    loop.engine.record_deploy(service="web", version="v2")
     loop.loop.start()
-    # Fast while the window lasts, then back to one request every 0.3 s.
-    until(lambda: any(g < 0.15 for g in endpoint.gaps()), "the after-deploy pace")
-    until(lambda: slow(endpoint.gaps()[-2:]), "the normal pace again", within=30)
+    until(lambda: endpoint.count() >= 1, "the first probe")
+    window_ends = time.monotonic() + 2
+    loop.engine.record_deploy(service="web", version="v2")
+    # Fast while the window lasts, then back to one request every 0.5 s.
+    until(lambda: any(g < 0.3 for g in endpoint.gaps()), "the after-deploy pace")
+    until(
+        lambda: slow(endpoint.gaps()[-2:]) and endpoint.answers[-3][0] > window_ends,
+        "the normal pace again, after the window",
+        within=30,
+    )
     endpoint.failing = True
     until(lambda: loop.incidents(), "an incident opened by the probe")
     [incident] = loop.incidents()
     [alert] = loop.engine.alerts_of(incident)
     assert alert.annotations["consecutive_failures"] == "3"
-    assert alert.annotations["probing"] == "probing: every 0.3 s, 3 in a row"
+    assert alert.annotations["probing"] == "probing: every 0.5 s, 3 in a row"
     record = loop.engine.record(incident)
     assert "deploy-aware" not in record.incident.title
     assert not [e for e in record.events if "deploy-aware" in e.message]
