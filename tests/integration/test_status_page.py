@@ -144,7 +144,7 @@ def test_the_page_shows_only_what_was_written_for_the_public(workspace: Workspac
             "notify", incident, "--audience", "stakeholders", "--public", "--message", "All good."
         )
         until(
-            lambda: "Fixed." in server.client.get("/status").text,
+            lambda: "All good." in server.client.get("/status").text,
             "the new public update on the served page",
         )
     finally:
