@@ -28,6 +28,8 @@ class Commander:
 
     def close(self, *, flush_seconds: float = 30) -> None:
         """Deliver the notifications still queued (waiting at most ``flush_seconds``), then
-        release the store. Messages still undelivered stay queued for the next run."""
+        release the store. Messages still undelivered stay queued for the next run; diagnostics
+        still running in the background get as long to finish."""
+        self.engine.diagnostics.wait(flush_seconds)
         self.engine.outbox.flush(flush_seconds)
         self.store.dispose()

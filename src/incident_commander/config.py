@@ -22,21 +22,26 @@ from pydantic import (
 
 from incident_commander.checks.base import CheckConfig
 from incident_commander.config_approvals import ApprovalRule, ApprovalSettings, Person
+from incident_commander.config_evidence import Diagnostic, Diagnostics, EvidenceSettings
 from incident_commander.config_monitoring import MonitoringSettings
+from incident_commander.config_probe import AfterDeployProbe, ProbeSettings
 from incident_commander.errors import ConfigError
 from incident_commander.executors.base import IDENTIFIER, ExecutorConfig
 from incident_commander.notify.base import NotifierConfig
-from incident_commander.notify.routing import check_routing
+from incident_commander.notify.routing import cadence_of, check_cadence, check_routing
 from incident_commander.plugins import CHECKS, EXECUTORS, NOTIFIERS, AnyRegistry, PluginError
 from incident_commander.protocol.severity import PRESETS, Answers, SeverityScheme
 
 __all__ = [
     "CONFIG_FILE",
     "MAX_CONFIG_BYTES",
+    "AfterDeployProbe",
     "AlertSettings",
     "ApprovalKind",
     "ApprovalRule",
     "ApprovalSettings",
+    "Diagnostic",
+    "EvidenceSettings",
     "MonitoringSettings",
     "Person",
     "Policy",
@@ -82,13 +87,6 @@ _Option = Annotated[ExecutorConfig, _validated_by_plugin(EXECUTORS, ExecutorConf
 _Notifier = Annotated[NotifierConfig, _validated_by_plugin(NOTIFIERS, NotifierConfig)]
 
 
-class ProbeSettings(_Strict):
-    """Health probing: every ``interval_seconds``; ``failure_threshold`` misses in a row alert."""
-
-    interval_seconds: float = Field(default=10, gt=0)
-    failure_threshold: int = Field(default=3, ge=1)
-
-
 class ServiceConfig(_Strict):
     """A service the tool watches and can roll back."""
 
@@ -98,6 +96,7 @@ class ServiceConfig(_Strict):
     health_checks: list[_Check] = Field(default_factory=list)
     recovery_checks: list[_Check] = Field(default_factory=list)
     rollback_options: list[_Option] = Field(default_factory=list)
+    diagnostics: Diagnostics = Field(default_factory=list)
 
     @field_validator("rollback_options")
     @classmethod
@@ -213,11 +212,14 @@ class Settings(_Strict):
     notifications: list[_Notifier] = Field(default_factory=list)
     # Per severity, the audiences told of it (a severity not named here reaches every audience).
     routing: dict[str, list[str]] = Field(default_factory=dict)
+    # Per severity, minutes between status updates while open (unset: the top two levels, 15).
+    update_cadence_minutes: dict[str, Annotated[float, Field(gt=0)]] | None = None
     message_templates: str | None = None  # a folder of <kind>.j2 overriding the shipped ones
     public_url: str | None = Field(default=None, pattern=r"^https?://\S+$")  # links in messages
     policies: list[Policy] = Field(default_factory=list)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
     monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
+    evidence: EvidenceSettings = Field(default_factory=EvidenceSettings)
     people: list[Person] = Field(default_factory=list)
     approvals: ApprovalSettings = Field(default_factory=ApprovalSettings)
     webhook_secret: SecretStr | None = None
@@ -255,9 +257,15 @@ class Settings(_Strict):
     @model_validator(mode="after")
     def _routing(self) -> Settings:
         problems = check_routing(self.notifications, self.routing, self.scheme.names)
+        problems += check_cadence(self.update_cadence_minutes, self.scheme.names)
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    @property
+    def update_cadence(self) -> dict[str, float]:
+        """Minutes between status updates, per severity that has a cadence."""
+        return cadence_of(self.update_cadence_minutes, self.scheme.names)
 
     @property
     def templates_dir(self) -> Path | None:

@@ -37,6 +37,8 @@ def test_every_documented_command_is_run_by_this_test() -> None:
         assert commands(path) or path.name == "architecture.md", f"{path.name} shows no commands"
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(900)  # the README runs the demo and every bench once, briefly
 @pytest.mark.parametrize("path", [p for p in DOCS if commands(p)], ids=lambda p: p.name)
 def test_documented_commands_succeed(path: Path, tmp_path: Path) -> None:
     lines = [c for c in commands(path) if c != TEST_COMMAND]
@@ -65,7 +67,7 @@ def test_documented_commands_succeed(path: Path, tmp_path: Path) -> None:
         env=env,
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=840,
         check=False,
     )
     codes = dict(re.findall(r"^__rc__ (\d+) (\d+)$", result.stdout, re.M))

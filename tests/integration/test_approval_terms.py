@@ -175,3 +175,36 @@ def test_a_required_role_nobody_holds_is_a_config_error(workspace: Workspace) ->
     result = ws.ic("list")
 
     assert_clean_error(result, 2, "approvals.resolution requires the role(s) auditor")
+
+
+def test_an_answer_after_the_deadline_is_refused_by_the_api_and_asked_again(
+    tmp_path: Any,
+) -> None:
+    root = tmp_path / "ws"
+    root.mkdir()
+    ws = Workspace(root, f"sqlite:///{tmp_path / 'ic.db'}")
+    ws.configure(
+        [script_option("back", "rollback_ok.sh")],
+        approvals={"mitigation": {"ttl_minutes": 0.01, "escalate_to": "incident-leads"}},
+    )
+    incident = ws.declare()
+    server = Server(root, ws.env, "--no-probes")
+    try:
+        base = f"/api/v1/incidents/{incident}"
+        answers = {"production_affected": True, "outage": True}
+        server.post(f"{base}/assess", {"answers": answers, "assessed_by": "on-call"})
+        server.post(f"{base}/approvals", {"answer": "yes", "approver": "on-call"})
+        server.post(f"{base}/plan", {"chosen_by": "on-call"})
+        until(lambda: _past(_decisions(ws, incident)[-1]["expires_at"]), "the deadline")
+        late = server.post(f"{base}/approvals", {"answer": "yes", "approver": "on-call"})
+        after = server.client.get(base).json()
+    finally:
+        assert "Traceback" not in server.stop()
+
+    assert late.status_code == 409, late.text
+    assert "mitigation approval expired at" in late.json()["error"]
+    assert after["pending_approval"] == "mitigation" and after["status"] == "awaiting_approval"
+    mitigation = [d for d in _decisions(ws, incident) if d["kind"] == "mitigation"]
+    assert mitigation[0]["answer"] == "expired"
+    assert "escalated to incident-leads" in mitigation[0]["rationale"]
+    assert not ws.ran("rollback_ok")

@@ -283,7 +283,7 @@ def test_deadline_stops_a_long_scan_and_the_next_option_runs(
         ("flush", "timed_out"),
         ("second", "succeeded"),
     ]
-    assert 0 < len(existing(db, f"{prefix}page:*")) < 300
+    assert existing(db, f"{prefix}page:*"), "the deadline left keys behind"
 
 
 def test_state_check_tells_whether_matching_keys_are_gone(

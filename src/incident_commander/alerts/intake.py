@@ -21,7 +21,7 @@ from sqlalchemy import bindparam, delete, insert, select
 from sqlalchemy.orm import Session
 
 from incident_commander.alerts.opening import IncidentOpener
-from incident_commander.alerts.rows import KnownAlerts, save
+from incident_commander.alerts.rows import COUNT_WRITE_SQL, KnownAlerts, save
 from incident_commander.alerts.rules import (
     AWAITING_INCIDENT,
     FALSE_POSITIVE,
@@ -34,7 +34,6 @@ from incident_commander.alerts.signal import AlertSignal
 from incident_commander.alerts.tuning import write_alert_tuning
 from incident_commander.clock import utcnow
 from incident_commander.errors import TransitionRejected
-from incident_commander.protocol.journal import Journal
 from incident_commander.protocol.steps import resolve
 from incident_commander.store.models import Alert, Delivery
 
@@ -46,6 +45,8 @@ __all__ = ["AlertIntake", "IngestResult", "Refresh"]
 _ANSWERS = select(Delivery.key, Delivery.response).where(
     Delivery.key.in_(bindparam("keys", expanding=True))
 )
+_SAVE_ANSWERS = insert(Delivery.metadata.tables["deliveries"]).inline()  # no result to read
+_ANSWERS_SQL = "SELECT key, response FROM deliveries WHERE key = ANY(%s)"
 PRUNE_BATCH = 5_000
 LOCK = "alert-intake"
 """Writers of alerts take turns on this lock, across threads, processes and replicas."""
@@ -197,11 +198,12 @@ class AlertIntake:
         touched: set[str] = set()
         with self.kernel.store.exclusive(LOCK):
             with self.kernel.transaction(sync=False) as journal, journal.session.no_autoflush:
-                self.kernel.store.lock_transaction(journal.session, LOCK)
-                fresh = self._sort_out(journal, jobs)  # retries are answered, not read again
+                count, stored = self._open_write(journal.session, jobs)
+                fresh = self._sort_out(jobs, stored)  # retries are answered, not read again
                 signals = [signal for job in fresh for signal in job.signals]
-                known = self.known.load(journal.session, signals)
+                known = self.known.load(journal.session, signals, count)
                 batch = Batch(journal, known, Lookups(journal))
+                self.rules.look_up_groups(batch, signals)
                 for job in fresh:
                     job.result = batch.result = IngestResult(received=len(job.signals))
                     batch.repair = job.repair
@@ -212,11 +214,12 @@ class AlertIntake:
                         if entry["outcome"] in FALSE_POSITIVE and was != entry["outcome"]:
                             job.newly_false = True
                         job.result.alerts.append(entry)
-                save(journal.session, batch.known.values(), batch.now)
                 batch.attachments.write(journal)
                 settled = not batch.pending and not batch.dismiss
-                if settled:
-                    self._save_deliveries(journal.session, fresh)
+                with self.kernel.store.writes_together(journal.session):
+                    save(journal.session, batch.known.values(), batch.now)
+                    if settled:
+                        self._save_deliveries(journal.session, fresh)
             touched |= journal.touched
             if not settled:
                 if batch.pending:
@@ -243,14 +246,30 @@ class AlertIntake:
         for job in jobs:
             job.done.set_result(job.result)
 
-    def _sort_out(self, journal: Journal, jobs: list[_Job]) -> list[_Job]:
-        """The deliveries to write; retries of earlier ones get the answer given then."""
-        keys = {job.key for job in jobs if job.key is not None}
+    def _open_write(
+        self, session: Session, jobs: list[_Job]
+    ) -> tuple[int | None, dict[str, dict[str, Any]]]:
+        """Take the writers' lock; return this write's count and the answers already given.
+
+        On PostgreSQL the lock, the count and the answers cost one round trip together; the
+        count is then ``None`` elsewhere (``KnownAlerts.load`` counts the write itself).
+        """
+        keys = sorted({job.key for job in jobs if job.key is not None})
+        store = self.kernel.store
+        read = store.lock_and_read(session, LOCK, [(COUNT_WRITE_SQL, []), (_ANSWERS_SQL, [keys])])
+        if read is not None:
+            counted, answers = read
+            return counted[0][0], {key: response for key, response in answers}
+        store.lock_transaction(session, LOCK)
         stored: dict[str, dict[str, Any]] = {}
         if keys:
-            answers = journal.session.connection().execute(_ANSWERS, {"keys": list(keys)})
-            for key, response in answers:
+            for key, response in session.connection().execute(_ANSWERS, {"keys": keys}):
                 stored[key] = response
+        return None, stored
+
+    @staticmethod
+    def _sort_out(jobs: list[_Job], stored: dict[str, dict[str, Any]]) -> list[_Job]:
+        """The deliveries to write; retries of earlier ones get the answer given then."""
         fresh: list[_Job] = []
         by_key: dict[str, _Job] = {}
         for job in jobs:
@@ -284,4 +303,4 @@ class AlertIntake:
             if job.key is not None
         ]
         if rows:
-            session.connection().execute(insert(Delivery.metadata.tables["deliveries"]), rows)
+            session.connection().execute(_SAVE_ANSWERS, rows)

@@ -12,11 +12,16 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from incident_commander.alerts.attachments import Attachments
-from incident_commander.alerts.rules import Pending, group_key, open_incident_of
+from incident_commander.alerts.rules import (
+    Pending,
+    group_key,
+    open_incident_of,
+    open_incidents_of,
+)
 from incident_commander.alerts.signal import AlertSignal
 from incident_commander.alerts.titles import incident_title
 from incident_commander.clock import isoformat, utcnow
@@ -32,6 +37,19 @@ __all__ = ["STORM_SERVICE", "IncidentOpener"]
 
 STORM_SERVICE = "alert-storm"
 ALERT_SOURCES = ("monitoring-alert", "health-probe")
+_ALERTS = Alert.metadata.tables["alerts"]
+_LINK = (
+    update(_ALERTS)
+    .where(
+        _ALERTS.c.source == bindparam("alert_source"),
+        _ALERTS.c.fingerprint == bindparam("alert_fingerprint"),
+    )
+    .values(
+        incident_id=bindparam("incident_id"),
+        outcome=bindparam("outcome"),
+        reason=bindparam("reason"),
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -84,12 +102,10 @@ class IncidentOpener:
             self.kernel.store.lock_transaction(journal.session, "alert-intake")
             placed: dict[str, _Placement] = {}
             joined = Attachments()
-            for key in by_group:
-                # Another writer may have opened the group's incident since the alerts were
-                # committed: join it rather than open a second one.
-                existing = open_incident_of(journal, key)
-                if existing is not None:
-                    placed[key] = _Placement(existing.id, False, None)
+            # Another writer may have opened a group's incident since the alerts were
+            # committed: join it rather than open a second one.
+            for key, existing in open_incidents_of(journal, list(by_group)).items():
+                placed[key] = _Placement(existing.id, False, None)
             fresh = [key for key in by_group if key not in placed]
             own, stormed = self._split_storm(journal, fresh)
             for key in own:
@@ -104,23 +120,26 @@ class IncidentOpener:
                 storm = found or self._open_storm(journal, stormed, by_group)
                 for key in stormed:
                     placed[key] = _Placement(storm.id, opens_storm and key == stormed[0], reason)
+            linked: list[dict[str, Any]] = []
             for key, items in by_group.items():
                 place = placed[key]
                 target = journal.session.get(Incident, place.incident_id)
                 assert target is not None
-                linked: dict[tuple[str, str], list[str]] = {}
                 for item in items:
                     first = place.new and item is items[0]
-                    outcome = "opened" if first else "joined"
-                    linked.setdefault((item.row.source, outcome), []).append(item.row.fingerprint)
+                    linked.append(
+                        {
+                            "alert_source": item.row.source,
+                            "alert_fingerprint": item.row.fingerprint,
+                            "incident_id": target.id,
+                            "outcome": "opened" if first else "joined",
+                            "reason": place.reason,
+                        }
+                    )
                     if not first:
                         joined.add(target, item.signal, "alert joined")
-                for (source, outcome), fingerprints in linked.items():
-                    journal.session.execute(
-                        update(Alert)
-                        .where(Alert.source == source, Alert.fingerprint.in_(fingerprints))
-                        .values(incident_id=target.id, outcome=outcome, reason=place.reason)
-                    )
+            if linked:  # every alert of the groups with one statement, however many groups
+                journal.session.connection().execute(_LINK, linked)
             joined.write(journal)
         return placed
 

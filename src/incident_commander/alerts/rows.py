@@ -16,20 +16,23 @@ from typing import Any
 
 from sqlalchemy import (
     Connection,
+    Integer,
     String,
     bindparam,
     cast,
+    func,
     insert,
     literal,
     select,
     update,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from incident_commander.alerts.signal import AlertSignal
 from incident_commander.store.models import Alert, IntakeWrites
 
-__all__ = ["AlertRow", "KnownAlerts", "save"]
+__all__ = ["COUNT_WRITE_SQL", "AlertRow", "KnownAlerts", "save"]
 
 # What a status change may touch.
 _CHANGE = (
@@ -87,6 +90,8 @@ _COUNT_WRITE = (
     .values(count=_COUNTER.count + 1)
     .returning(_COUNTER.count)
 )
+COUNT_WRITE_SQL = "UPDATE intake_writes SET count = count + 1 WHERE id = 1 RETURNING count"
+"""``_COUNT_WRITE`` as the driver's SQL, for a caller that sends it along with other statements."""
 _READ_LEAN = select(*_LEAN).where(
     _TABLE.c.source == bindparam("source"),
     _TABLE.c.fingerprint.in_(bindparam("fingerprints", expanding=True)),
@@ -95,16 +100,27 @@ _READ_DETAILS = select(_TABLE.c.id, _TABLE.c.starts_at, _TABLE.c.flips).where(
     _TABLE.c.id.in_(bindparam("ids", expanding=True))
 )
 _REPEATED = _TABLE.c.occurrences + bindparam("times")
+_AS_REPEAT = {
+    "occurrences": _REPEATED,
+    "last_seen": bindparam("now", type_=_TABLE.c.last_seen.type),
+    "outcome": "duplicate",
+    "reason": literal("repeat #", String) + cast(_REPEATED, String),
+}
 _COUNT_REPEATS = (
-    update(_TABLE)
-    .where(_TABLE.c.id.in_(bindparam("ids", expanding=True)))
-    .values(
-        occurrences=_REPEATED,
-        last_seen=bindparam("now", type_=_TABLE.c.last_seen.type),
-        outcome="duplicate",
-        reason=literal("repeat #", String) + cast(_REPEATED, String),
-    )
+    update(_TABLE).where(_TABLE.c.id.in_(bindparam("ids", expanding=True))).values(_AS_REPEAT)
 )
+# PostgreSQL takes the ids as one array: the statement text stays the same whatever their
+# number (prepared once per connection, no list of placeholders to render and parse per
+# delivery), and its plan joins the ids to the primary key however large the table grows.
+_REPEAT_IDS = (
+    func.unnest(bindparam("ids", type_=ARRAY(Integer)))
+    .table_valued("id")
+    .render_derived(name="repeated")
+)
+_COUNT_REPEATS_PG = update(_TABLE).where(_TABLE.c.id == _REPEAT_IDS.c.id).values(_AS_REPEAT)
+# Inline: the ids of new rows are never read back, so the statement asks for no result (and
+# may run with others sent together, see ``Store.writes_together``).
+_INSERT = insert(_TABLE).inline()
 _WRITE_CHANGE = (
     update(_TABLE)
     .where(_TABLE.c.id == bindparam("row_id"))
@@ -130,10 +146,17 @@ class KnownAlerts:
         self._rows.clear()
         self._count = None
 
-    def load(self, session: Session, signals: list[AlertSignal]) -> dict[tuple[str, str], AlertRow]:
-        """The rows of these signals' alerts already on record (inside the write's transaction)."""
+    def load(
+        self, session: Session, signals: list[AlertSignal], count: int | None = None
+    ) -> dict[tuple[str, str], AlertRow]:
+        """The rows of these signals' alerts already on record (inside the write's transaction).
+
+        ``count`` is this write's count in ``intake_writes`` when the caller has counted it
+        already (``COUNT_WRITE_SQL``); otherwise it is counted here.
+        """
         connection = session.connection()
-        count = connection.execute(_COUNT_WRITE).scalar_one()
+        if count is None:
+            count = connection.execute(_COUNT_WRITE).scalar_one()
         if self._count is None or count != self._count + 1 or len(self._rows) > self.limit:
             self._rows.clear()
         self._count = count
@@ -199,11 +222,12 @@ def save(session: Session, rows: Iterable[AlertRow], now: datetime) -> None:
         row.repeats, row.changed = 0, False
     connection = session.connection()
     if new:
-        connection.execute(insert(_TABLE), new)
+        connection.execute(_INSERT, new)
     if changes:
         connection.execute(_WRITE_CHANGE, changes)
+    count_repeats = _COUNT_REPEATS_PG if connection.dialect.name == "postgresql" else _COUNT_REPEATS
     for times, ids in repeated.items():
-        connection.execute(_COUNT_REPEATS, {"ids": ids, "times": times, "now": now})
+        connection.execute(count_repeats, {"ids": ids, "times": times, "now": now})
 
 
 def _insert_values(row: AlertRow, signal: AlertSignal) -> dict[str, Any]:

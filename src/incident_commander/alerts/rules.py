@@ -34,6 +34,7 @@ __all__ = [
     "Lookups",
     "Pending",
     "group_key",
+    "open_incidents_of",
 ]
 
 FALSE_POSITIVE = frozenset({"duplicate", "flapping", "resolved_in_window", "maintenance"})
@@ -95,6 +96,10 @@ class Lookups:
         """The newest incident of group ``key`` that alerts may still join."""
         return open_incident_of(self.journal, key)
 
+    def open_incidents(self, keys: list[str]) -> dict[str, Incident]:
+        """``open_incident`` for several groups in one query; groups with none are left out."""
+        return open_incidents_of(self.journal, keys)
+
     def incident(self, incident_id: str) -> Incident | None:
         """An incident by id, locked for the write."""
         return self.journal.session.get(Incident, incident_id, with_for_update=True)
@@ -139,12 +144,53 @@ def open_incident_of(journal: Journal, key: str) -> Incident | None:
     ).first()
 
 
+def open_incidents_of(journal: Journal, keys: list[str]) -> dict[str, Incident]:
+    """``open_incident_of`` for several groups with one query (and one round trip).
+
+    Every incident of these groups that alerts may join is locked; each group gets its newest.
+    """
+    if not keys:
+        return {}
+    found: dict[str, Incident] = {}
+    for inc in journal.session.scalars(
+        select(Incident)
+        .where(
+            Incident.service.in_(sorted(set(keys))),
+            Incident.status.in_([s.value for s in OPEN_FOR_JOINING]),
+        )
+        .order_by(Incident.detected_at.desc())
+        .with_for_update()
+    ):
+        found.setdefault(inc.service, inc)
+    return found
+
+
 class AlertRules:
     """Applies one alert to its row and the incidents, inside the intake's transaction."""
 
     def __init__(self, kernel: Kernel) -> None:
         self.kernel = kernel
         self.settings = kernel.settings.alerts
+
+    def look_up_groups(self, batch: Batch, signals: list[AlertSignal]) -> None:
+        """Find the open incidents of every group these signals may join, with one query.
+
+        Only alerts seen firing for the first time (or still awaiting their incident) look for
+        an incident to join; ``apply`` then finds their groups already looked up.
+        """
+        keys: set[str] = set()
+        for signal in signals:
+            row = batch.known.get((signal.source, signal.fingerprint))
+            if signal.status != "firing" or (row is not None and row.outcome != AWAITING_INCIDENT):
+                continue
+            key = row.group_key if row is not None else group_key(self.settings, signal)
+            if key not in batch.open_by_group and not self._maintenance(key, batch.now):
+                keys.add(key)
+        if not keys:
+            return
+        found = batch.lookups.open_incidents(sorted(keys))
+        for key in keys:
+            batch.open_by_group[key] = found.get(key)
 
     def apply(self, batch: Batch, signal: AlertSignal, row: AlertRow | None) -> dict[str, Any]:
         """Decide what ``signal`` means; return the delivery's answer for it."""

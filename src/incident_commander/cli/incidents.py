@@ -78,6 +78,9 @@ def register(app: typer.Typer) -> None:
             print(incident_id)
         else:
             console.print(f"Declared [bold]{incident_id}[/]. Next: ic assess {incident_id}")
+        # Before anyone asks: the service's diagnostics run now; the command waits for them
+        # (each bounded by its timeout) only as it exits.
+        engine.diagnose_in_background(incident_id)
 
     @app.command()
     def assess(

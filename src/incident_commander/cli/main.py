@@ -107,6 +107,7 @@ def _register() -> None:
         postmortem,
         serve,
         setup,
+        status_page,
         watch,
     )
 
@@ -124,6 +125,7 @@ def _register() -> None:
     insights.register(app)
     demo.register(app)
     watch.register(app)
+    status_page.register(app)
 
 
 _register()

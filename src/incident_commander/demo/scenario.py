@@ -18,13 +18,14 @@ import yaml
 from incident_commander.alerts.intake import AlertIntake
 from incident_commander.app import Commander
 from incident_commander.demo import service
-from incident_commander.demo.scenarios import SCENARIOS, Scenario, scenario_named
+from incident_commander.demo.scenarios import SCENARIOS, Scenario, demo_diagnostics, scenario_named
 from incident_commander.errors import InvalidInput
 from incident_commander.evidence.render import durations
 from incident_commander.executors.base import ExecutionStatus
 from incident_commander.executors.symlink import point_link
 from incident_commander.protocol.engine import EventListener
 from incident_commander.protocol.gates import run_gates
+from incident_commander.watch.pace import LatestDeploy
 from incident_commander.watch.probe import probe_alert, watch_service
 
 __all__ = ["DemoSettings", "run_demo", "setup_by_hand", "stop_service", "write_demo_setup"]
@@ -61,6 +62,37 @@ class DemoSettings:
     validation_window_s: float = 1.5
     validation_interval_s: float = 0.25
     detect_timeout_s: float = 60.0
+    # Deploy-aware probing (``probe.after_deploy``): off unless a window is given.
+    deploy_window_s: float | None = None
+    deploy_probe_interval_s: float = 0.1
+    deploy_failure_threshold: int = 2
+
+    def probe_config(self) -> dict[str, Any]:
+        """The ``probe`` section of the demo service in ic.yaml."""
+        probe: dict[str, Any] = {
+            "interval_seconds": self.probe_interval_s,
+            "failure_threshold": self.failure_threshold,
+        }
+        if self.deploy_window_s is not None:
+            probe["after_deploy"] = {
+                "window_seconds": self.deploy_window_s,
+                "interval_seconds": self.deploy_probe_interval_s,
+                "failure_threshold": self.deploy_failure_threshold,
+            }
+        return probe
+
+    def probing_text(self) -> str:
+        """How the demo probes, in one sentence."""
+        text = (
+            f"probing every {self.probe_interval_s:g} s; "
+            f"{self.failure_threshold} failures in a row open an incident"
+        )
+        if self.deploy_window_s is not None:
+            text += (
+                f" (for {self.deploy_window_s:g} s after a deploy: every "
+                f"{self.deploy_probe_interval_s:g} s, {self.deploy_failure_threshold} in a row)"
+            )
+        return text
 
 
 def free_port() -> int:
@@ -171,10 +203,7 @@ def write_demo_setup(
             SERVICE: {
                 "description": "the demo web service",
                 "url": f"http://127.0.0.1:{port}/",
-                "probe": {
-                    "interval_seconds": timings.probe_interval_s,
-                    "failure_threshold": timings.failure_threshold,
-                },
+                "probe": timings.probe_config(),
                 "health_checks": [
                     {
                         "name": "health",
@@ -186,6 +215,7 @@ def write_demo_setup(
                     },
                 ],
                 "rollback_options": scenario.options(workdir, port, restart),
+                "diagnostics": demo_diagnostics(port),
             }
         },
         "notifications": demo_channels(notify_smtp),
@@ -265,16 +295,16 @@ def run_demo(
             _deploy(commander, workdir, "v2", port)
         else:
             tell("demo", story.breaks(workdir))
-        tell(
-            "demo",
-            f"probing every {timings.probe_interval_s:g} s; "
-            f"{timings.failure_threshold} failures in a row open an incident",
-        )
+        tell("demo", timings.probing_text())
         stop = threading.Event()
         timer = threading.Timer(timings.detect_timeout_s, stop.set)
         timer.start()
         try:
-            signal = watch_service(SERVICE, commander.settings.services[SERVICE], stop=stop)
+            watched = commander.settings.services[SERVICE]
+            deploys = LatestDeploy.of(
+                commander.engine.store, SERVICE, watched.probe.interval_seconds
+            )
+            signal = watch_service(SERVICE, watched, stop=stop, deploys=deploys)
         finally:
             timer.cancel()
         if signal is None:
@@ -301,6 +331,15 @@ def run_demo(
         )
         done = next((e for e in record.executions if e.status == ExecutionStatus.SUCCEEDED), None)
         live = os.readlink(workdir / "current")
+        checking = [
+            e.at for e in record.events if e.kind == "progress" and "readiness" in e.message
+        ]
+        checked = [e.at for e in record.events if e.kind == "readiness.checked"]
+        readiness_ms = (
+            round((checked[0] - checking[0]).total_seconds() * 1000, 2)
+            if checking and checked
+            else None
+        )
         return {
             "incident_id": inc.id,
             "scenario": story.name,
@@ -317,8 +356,10 @@ def run_demo(
             "time_to_mitigate_s": times["time_to_mitigate_s"],
             "time_to_recover_s": times["time_to_recover_s"],
             "engine_overhead_ms": overhead,
+            "readiness_ms": readiness_ms,
             "probe_interval_s": timings.probe_interval_s,
             "failure_threshold": timings.failure_threshold,
+            "probing": signal.pace.describe() if signal.pace else None,
             "validation_window_s": timings.validation_window_s,
             "restart_s": done.duration_s if done else None,
             "gates": {g.gate: g.passed for g in gates},

@@ -20,7 +20,7 @@ from typing import Any
 
 from incident_commander.demo.service import BROKEN_BY_FLAG, DATABASE, FLAGS
 
-__all__ = ["SCENARIOS", "Scenario", "scenario_named"]
+__all__ = ["SCENARIOS", "Scenario", "demo_diagnostics", "scenario_named"]
 
 SERVICE = "demo-web"
 
@@ -168,6 +168,14 @@ def _migration_options(workdir: Path, port: int, restart: list[str]) -> list[dic
             "backup": {"glob": "backups/*.db", "max_age_minutes": 60},
             "timeout_seconds": 60,
         }
+    ]
+
+
+def demo_diagnostics(port: int) -> list[dict[str, Any]]:
+    """What the demo gathers when its incident opens: disk space and the health page."""
+    return [
+        {"name": "disk", "argv": ["df", "-h", "."], "timeout_seconds": 5},
+        {"name": "health", "url": f"http://127.0.0.1:{port}/health", "timeout_seconds": 2},
     ]
 
 

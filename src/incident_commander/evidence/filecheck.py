@@ -19,6 +19,7 @@ from incident_commander.evidence.chain import (
     timeline_entry,
 )
 from incident_commander.evidence.folder import RCA_DIR, RCA_MANIFEST, EvidenceFolder
+from incident_commander.evidence.inputcheck import check_inputs
 from incident_commander.evidence.record import IncidentRecord
 from incident_commander.evidence.render import STEP_FILES, TIMELINE, render_all
 from incident_commander.reports.report import REPORT, render_report
@@ -148,6 +149,7 @@ def check_files(
         entry = manifest.get(row.path)
         if row.path.startswith(f"{RCA_DIR}/") and entry and entry.get("sha256") != row.sha256:
             problems.append(f"{row.path}: does not match its sha256 in {RCA_MANIFEST}")
+    check_inputs(base, record, rows, manifest, problems)
     recorded = {row.path for row in rows}
     if base.is_dir():
         for path in sorted(base.rglob("*")):

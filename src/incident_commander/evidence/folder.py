@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 
 from sqlalchemy import select
@@ -12,6 +11,7 @@ from sqlalchemy.orm import Session
 from incident_commander.clock import isoformat, utcnow
 from incident_commander.config import Settings
 from incident_commander.evidence.files import atomic_write, sha256_file
+from incident_commander.evidence.manifest import added_entries, render_manifest
 from incident_commander.evidence.record import IncidentRecord
 from incident_commander.evidence.render import render_all
 from incident_commander.store.models import ArtifactRecord
@@ -63,10 +63,12 @@ class EvidenceFolder:
     def archive_rca(
         self, session: Session, record: IncidentRecord, inputs: dict[str, tuple[str, str, str]]
     ) -> None:
-        """Write ``root-cause-inputs/`` and its manifest.
+        """Write the engine's ``root-cause-inputs/`` and the manifest of every input.
 
-        ``inputs`` maps a file name to (content, source, evidence level).
+        ``inputs`` maps a file name to (content, source, evidence level); the inputs added by
+        people and diagnostics (on the timeline) are listed beside them.
         """
+        now = isoformat(utcnow()) or ""
         files: dict[str, str | bytes] = {}
         manifest = []
         for name, (content, source, level) in sorted(inputs.items()):
@@ -79,21 +81,22 @@ class EvidenceFolder:
                     "size": len(data),
                     "source": source,
                     "evidence_level": level,
+                    "kind": "engine",
+                    "added_by": "ic",
+                    "added_at": now,
                 }
             )
-        files[RCA_MANIFEST] = (
-            json.dumps(
-                {
-                    "incident_id": record.incident.id,
-                    "generated_at": isoformat(utcnow()),
-                    "evidence_levels": ["physics", "receipts", "artifacts", "narrative"],
-                    "files": manifest,
-                },
-                indent=2,
-            )
-            + "\n"
-        )
+        manifest += added_entries(record)
+        files[RCA_MANIFEST] = render_manifest(record.incident.id, now, manifest)
         self.write(session, record.incident.id, files)
+
+    def write_manifest(self, session: Session, record: IncidentRecord) -> None:
+        """The manifest of the inputs added so far (before the post-mortem package exists)."""
+        entries = added_entries(record)
+        if entries:
+            stamp = str(entries[-1].get("added_at"))
+            content = render_manifest(record.incident.id, stamp, entries)
+            self.write(session, record.incident.id, {RCA_MANIFEST: content})
 
     def recorded(self, session: Session, incident_id: str) -> list[ArtifactRecord]:
         return list(

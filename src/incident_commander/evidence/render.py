@@ -9,6 +9,7 @@ from typing import Any
 from incident_commander.clock import isoformat
 from incident_commander.config import Settings
 from incident_commander.evidence.chain import CHAIN_FILE, chain_file, event_line, timeline_entry
+from incident_commander.evidence.manifest import added_entries
 from incident_commander.evidence.record import IncidentRecord
 from incident_commander.executors.base import ExecutionStatus
 from incident_commander.store.models import Decision, Execution
@@ -148,6 +149,18 @@ def _communication(record: IncidentRecord) -> str:
     return "\n".join(lines)
 
 
+def _gathered(record: IncidentRecord) -> list[str]:
+    """The plan's "Evidence gathered" line: each root-cause input archived so far."""
+    shown = []
+    for entry in added_entries(record):
+        code = entry.get("exit_code")
+        name = str(entry["path"]).rsplit("/", 1)[-1]
+        shown.append(f"`{name}`" + (f" (exit {code})" if code is not None else ""))
+    if not shown:
+        return []
+    return [f"- Evidence gathered: {', '.join(shown)} — listed in `rca-manifest.json`"]
+
+
 def _plan(record: IncidentRecord) -> str:
     plan = record.incident.plan or {}
     suspect = record.suspect_deploy
@@ -172,6 +185,7 @@ def _plan(record: IncidentRecord) -> str:
         f"fix estimate: {plan.get('fix_minutes') or 'unknown'} min"
         + (f"; fix version: {plan['fix_version']}" if plan.get("fix_version") else ""),
         f"- Kind of incident: {', '.join(plan.get('incident_kinds') or []) or 'not known'}",
+        *_gathered(record),
         "",
         "## Options",
         "",

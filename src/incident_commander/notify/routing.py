@@ -6,6 +6,10 @@ A channel reaches one audience (``responders``, ``stakeholders``, ``executives``
 responders and stakeholders; the lowest → a digest channel only); a severity it does not name
 reaches every audience. Public audiences (customers) receive only messages written for the
 public (status updates), every other audience every message routed to it.
+
+While an incident of a level named in ``update_cadence_minutes`` is open (by default the top
+two levels, every 15 minutes), a status update is due at that pace; the audiences reminded
+when one is late are the responders (``responder_audiences``).
 """
 
 from __future__ import annotations
@@ -15,16 +19,22 @@ from collections.abc import Iterable, Mapping, Sequence
 from incident_commander.notify.base import EventChannelConfig, NotifierConfig
 
 __all__ = [
+    "DEFAULT_CADENCE_MINUTES",
     "PUBLIC_AUDIENCES",
     "STAKEHOLDER_AUDIENCES",
     "audiences_of",
+    "cadence_of",
+    "check_cadence",
     "check_routing",
     "recipients",
+    "responder_audiences",
 ]
 
 PUBLIC_AUDIENCES = frozenset({"customers"})
 # Those gate 1 counts as "stakeholders notified" once a message to them was delivered.
 STAKEHOLDER_AUDIENCES = frozenset({"stakeholders", "executives", "customers"})
+# How often a status update is due while an incident of the top two levels is open.
+DEFAULT_CADENCE_MINUTES = 15.0
 
 
 def audiences_of(channels: Iterable[NotifierConfig]) -> list[str]:
@@ -95,3 +105,29 @@ def recipients(
             continue
         chosen.append(channel)
     return chosen
+
+
+def cadence_of(cadence: Mapping[str, float] | None, levels: Sequence[str]) -> dict[str, float]:
+    """Minutes between status updates per severity: ``cadence`` as configured, or, when it is
+    not configured, ``DEFAULT_CADENCE_MINUTES`` for the top two levels (an empty one: none)."""
+    if cadence is None:
+        return {level: DEFAULT_CADENCE_MINUTES for level in levels[:2]}
+    return dict(cadence)
+
+
+def check_cadence(cadence: Mapping[str, float] | None, levels: Sequence[str]) -> list[str]:
+    """What is wrong with ``update_cadence_minutes`` (empty: nothing)."""
+    return [
+        f"update_cadence_minutes: unknown severity {severity!r} (one of: {', '.join(levels)})"
+        for severity in (cadence or {})
+        if severity not in levels
+    ]
+
+
+def responder_audiences(channels: Iterable[NotifierConfig]) -> list[str]:
+    """The audiences of the people working an incident: ``responders`` when a channel reaches
+    it, otherwise every audience that is neither a stakeholder nor a public one."""
+    known = audiences_of(channels)
+    if "responders" in known:
+        return ["responders"]
+    return [a for a in known if a not in STAKEHOLDER_AUDIENCES | PUBLIC_AUDIENCES]

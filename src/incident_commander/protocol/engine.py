@@ -9,7 +9,8 @@ from typing import Any
 from sqlalchemy import select
 
 from incident_commander.clock import utcnow
-from incident_commander.config import ApprovalKind
+from incident_commander.config import ApprovalKind, Settings
+from incident_commander.evidence.inputs import Gathered
 from incident_commander.evidence.record import load_record
 from incident_commander.evidence.verify import Verification, verify
 from incident_commander.protocol import driver
@@ -28,7 +29,9 @@ from incident_commander.protocol.severity import Answers
 from incident_commander.protocol.steps import (
     approve,
     assess,
+    cadence,
     declare,
+    evidence_inputs,
     execute,
     follow_up,
     inform,
@@ -47,6 +50,7 @@ from incident_commander.protocol.steps.review import (
 )
 from incident_commander.reports.report import REPORT
 from incident_commander.store.action_items import action_dict, actions_of, is_overdue
+from incident_commander.store.db import Store
 from incident_commander.store.models import ActionItem, Alert, Decision, Deploy, Incident
 
 __all__ = ["Engine", "EventListener"]
@@ -58,6 +62,20 @@ class Engine(Kernel):
     Steps live in their own modules and work on the kernel; this class only forwards to them,
     plus the read-only queries the doors need.
     """
+
+    def __init__(
+        self, settings: Settings, store: Store, *, on_event: EventListener | None = None
+    ) -> None:
+        super().__init__(settings, store, on_event=on_event)
+        self.diagnostics = evidence_inputs.Background(self)
+        told = self.on_event
+
+        def tell(incident_id: str, kind: str, text: str) -> None:
+            if kind == "status" and "→ executing" in text:  # the mitigation has started
+                self.diagnostics.release(incident_id)
+            told(incident_id, kind, text)
+
+        self.on_event = tell
 
     def list_incidents(
         self, *, status: str | None = None, service: str | None = None, severity: str | None = None
@@ -176,6 +194,10 @@ class Engine(Kernel):
     def monitor_due(self) -> list[dict[str, Any]]:
         """Run every extended-monitoring checkpoint due now (phase 4); what each found."""
         return monitor.run_due(self)
+
+    def remind_updates(self) -> list[str]:
+        """Remind the responders of every open incident whose status update is overdue."""
+        return cadence.remind_due(self)
 
     def executors(self) -> list[dict[str, Any]]:
         """Every installed executor, what it does and what it needs."""
@@ -327,6 +349,32 @@ class Engine(Kernel):
             record = load_record(session, self.load(session, incident_id, lock=False))
             return verify(session, self.evidence, record)
 
+    def add_evidence(
+        self, incident_id: str, inputs: list[Gathered], *, added_by: str
+    ) -> list[dict[str, Any]]:
+        """Archive root-cause inputs, each sealed by a timeline event; their manifest entries."""
+        return evidence_inputs.add_inputs(self, incident_id, inputs, added_by=added_by)
+
+    def diagnose(self, incident_id: str, *, by: str) -> list[dict[str, Any]]:
+        """Run the service's diagnostics now and archive each output as a receipt."""
+        return evidence_inputs.diagnose(self, incident_id, by=by)
+
+    def diagnose_in_background(self, incident_id: str, *, hold: bool = False) -> bool:
+        """Start the incident's diagnostics in a thread, once; the caller goes on at once.
+
+        With ``hold``, they start only once the drive of the incident (``run``) has started the
+        mitigation or stopped, never competing with the steps that lead to it.
+        """
+        return self.diagnostics.start(incident_id, hold=hold)
+
     def run(self, incident_id: str) -> RunOutcome:
-        """Drive the incident as far as approvals and policies allow."""
-        return driver.run(self, incident_id)
+        """Drive the incident as far as approvals and policies allow.
+
+        Diagnostics not gathered yet run beside it, in the background, from the moment the
+        mitigation starts or the drive stops (for a person, a halt), so they never hold it up.
+        """
+        self.diagnostics.start(incident_id, hold=True)
+        try:
+            return driver.run(self, incident_id)
+        finally:
+            self.diagnostics.release(incident_id)

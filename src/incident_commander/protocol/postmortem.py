@@ -117,6 +117,12 @@ def write_postmortem(evidence: EvidenceFolder, session: Session, record: Inciden
         "intake",
         "receipts",
     )
+    if inc.readiness:
+        inputs["readiness-checks.json"] = (
+            json.dumps(inc.readiness, indent=2, default=str) + "\n",
+            "readiness checks of the plan",
+            "receipts",
+        )
     if inc.validation:
         inputs["recovery-samples.json"] = (
             json.dumps(inc.validation, indent=2) + "\n",

@@ -10,6 +10,7 @@ from sqlalchemy.orm import object_session
 
 from incident_commander.clock import isoformat
 from incident_commander.config import Settings
+from incident_commander.evidence.manifest import cited
 from incident_commander.evidence.record import IncidentRecord
 from incident_commander.evidence.render import durations
 from incident_commander.insights.similar import similar_to
@@ -137,6 +138,7 @@ def render_report(record: IncidentRecord, settings: Settings) -> str:
         "scheme": settings.scheme.name,
         "decisions": record.decisions,
         "similar": similar_section(record),
+        "inputs": cited(record),
         "levels": cause_levels(resolution_of(inc).review),
         "actions": actions_section(record),
         "postmortem_due": postmortem_due(record, settings),

@@ -5,23 +5,26 @@ from __future__ import annotations
 import fcntl
 import json
 import threading
+import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
 import orjson
 from sqlalchemy import Engine, create_engine, event, inspect, text
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import DisconnectionError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from incident_commander.errors import StoreError
 
 __all__ = ["HEAD_REVISION", "Store", "open_store"]
 
-HEAD_REVISION = "0009"
+HEAD_REVISION = "0010"
 MIGRATIONS = Path(__file__).parent / "migrations"
+IDLE_PING_SECONDS = 1.0
+"""A pooled server connection idle for longer than this is pinged before it is used again."""
 
 
 def _normalise(url: str) -> str:
@@ -36,6 +39,11 @@ def _to_json(value: Any) -> str:
         return orjson.dumps(value).decode()
     except TypeError:  # orjson.JSONEncodeError: integers beyond 64 bits, unusual types
         return json.dumps(value)
+
+
+def _lock_key(name: str) -> int:
+    """The PostgreSQL advisory lock key of a lock name."""
+    return zlib.crc32(name.encode()) & 0x7FFFFFFF
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -57,6 +65,31 @@ def _sqlite_begin(connection: Any) -> None:
     IMMEDIATE serialises them the way PostgreSQL's row locks do.
     """
     connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Ping a pooled connection before use only when it sat idle for a while.
+
+    A connection given back a moment ago is alive; pinging it on every checkout would cost
+    every transaction a round trip. One that sat idle may have been dropped (a server restart,
+    an idle timeout): it is pinged, and a dead one is replaced before anyone uses it.
+    """
+
+    def idle_from_now(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    def ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get("idle_since")
+        if since is not None and time.monotonic() - since < IDLE_PING_SECONDS:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:
+            raise DisconnectionError(f"pooled connection is gone: {exc}") from exc
+
+    event.listen(engine, "connect", idle_from_now)
+    event.listen(engine, "checkin", idle_from_now)
+    event.listen(engine, "checkout", ping_if_idle)
 
 
 def _migrate(engine: Engine) -> None:
@@ -108,8 +141,41 @@ class Store:
         several transactions.
         """
         if self.dialect == "postgresql":
-            key = zlib.crc32(name.encode()) & 0x7FFFFFFF
-            session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+            session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _lock_key(name)})
+
+    def lock_and_read(
+        self, session: Session, name: str, reads: Sequence[tuple[str, Sequence[Any]]]
+    ) -> list[list[tuple[Any, ...]]] | None:
+        """PostgreSQL: take the lock ``name`` for the transaction, then run ``reads`` (SQL with
+        ``%s`` placeholders, and their values), all in one round trip; return each one's rows.
+
+        The statements go to the server together (a pipeline) but run one after the other, so
+        each read sees everything committed before the lock was granted. Elsewhere returns
+        ``None``: the caller takes the lock (``lock_transaction``) and reads its own way.
+        """
+        if self.dialect != "postgresql":
+            return None
+        driver = session.connection().connection.driver_connection
+        assert driver is not None
+        with driver.pipeline():
+            driver.execute("SELECT pg_advisory_xact_lock(%s)", [_lock_key(name)])
+            cursors = [driver.execute(sql, values) for sql, values in reads]
+        return [cursor.fetchall() for cursor in cursors]
+
+    @contextmanager
+    def writes_together(self, session: Session) -> Iterator[None]:
+        """Send the statements written inside this block together (PostgreSQL: a pipeline).
+
+        Only statements whose results nobody reads may run here; a failure among them is raised
+        when the block ends.
+        """
+        if self.dialect != "postgresql":
+            yield
+            return
+        driver = session.connection().connection.driver_connection
+        assert driver is not None
+        with driver.pipeline():
+            yield
 
     @contextmanager
     def exclusive(self, name: str) -> Iterator[None]:
@@ -142,7 +208,6 @@ def open_store(url: str) -> Store:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         kwargs["connect_args"] = {"timeout": 10, "check_same_thread": False}
     else:
-        kwargs["pool_pre_ping"] = True
         kwargs["connect_args"] = {"connect_timeout": 5}
     try:
         engine = create_engine(url, **kwargs)
@@ -151,6 +216,8 @@ def open_store(url: str) -> Store:
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
+    else:
+        _ping_when_idle(engine)
     try:
         if _current_revision(engine) != HEAD_REVISION:
             _migrate(engine)

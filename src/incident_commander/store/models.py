@@ -24,6 +24,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 __all__ = [
+    "ALERT_FILLFACTOR",
     "ActionItem",
     "Alert",
     "ArtifactRecord",
@@ -236,11 +237,18 @@ class ArtifactRecord(Base):
     written_at: Mapped[datetime]
 
 
+ALERT_FILLFACTOR = 50
+"""How full PostgreSQL fills a page of alerts: the rest is room for repeats' new row versions."""
+
+
 class Alert(Base):
     """One alert as its sender identifies it (source + fingerprint); repeats update this row."""
 
     __tablename__ = "alerts"
-    __table_args__ = (UniqueConstraint("source", "fingerprint"),)
+    __table_args__ = (
+        UniqueConstraint("source", "fingerprint"),
+        {"postgresql_with": {"fillfactor": ALERT_FILLFACTOR}},
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     source: Mapped[str] = mapped_column(String(32))

@@ -44,14 +44,21 @@ class Watcher:
         self._thread.join(timeout=60)
 
     def run_once(self) -> list[dict[str, Any]]:
-        """One look: expire approvals past their deadline, remind what is overdue (action items,
-        post-mortems), run the checkpoints that are due; a failure is logged and looked at again
-        next time."""
+        """One look: expire approvals past their deadline, remind of overdue status updates,
+        action items and post-mortems, run the checkpoints that are due; a failure is logged and
+        looked at again next time."""
         try:
             for incident_id in self.engine.expire_approvals():
                 log.warning("%s: an approval expired unanswered", incident_id)
         except Exception:
             log.exception("expiring approvals failed")
+        try:
+            for incident_id in self.engine.remind_updates():
+                log.warning(
+                    "%s: a status update is overdue; the responders were reminded", incident_id
+                )
+        except Exception:
+            log.exception("reminding of overdue status updates failed")
         try:
             for reminder in self.engine.remind_overdue():
                 log.info("%s", reminder)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from incident_commander.alerts.tuning import write_alert_tuning
 from incident_commander.checks.window import run_check
 from incident_commander.config import ServiceConfig
+from incident_commander.watch.pace import LatestDeploy
 from incident_commander.watch.probe import probe_alert, probe_recovered, watch_service
 
 if TYPE_CHECKING:
@@ -34,6 +35,12 @@ class Driver:
         self._thread.start()
 
     def submit(self, incident_id: str) -> None:
+        """Queue an opened incident, and its diagnostics: they run beside its drive, from the
+        moment the mitigation starts or the drive stops for a person."""
+        try:
+            self.engine.diagnose_in_background(incident_id, hold=True)
+        except Exception:  # gathering evidence must never keep an incident from its driver
+            log.exception("starting the diagnostics of %s failed", incident_id)
         self._queue.put(incident_id)
 
     def stop(self) -> None:
@@ -178,12 +185,22 @@ class Housekeeper:
 
 
 class ProbeLoop:
-    """Probe every configured service; failures and recoveries go through the alert intake."""
+    """Probe every configured service; failures and recoveries go through the alert intake.
+
+    A service with ``probe.after_deploy`` learns of its deploys from the store, reading the
+    latest one at most once per normal probe interval.
+    """
 
     def __init__(self, services: dict[str, ServiceConfig], intake: AlertIntake) -> None:
         self.services = {n: s for n, s in services.items() if s.health_checks}
         self.intake = intake
         self.stopping = threading.Event()
+        store = intake.kernel.store
+        self.deploys = {
+            name: LatestDeploy.of(store, name, service.probe.interval_seconds)
+            for name, service in self.services.items()
+            if service.probe.after_deploy is not None
+        }
         self._threads = [
             threading.Thread(target=self._watch, args=(n, s), name=f"ic-probe-{n}", daemon=True)
             for n, s in self.services.items()
@@ -199,8 +216,9 @@ class ProbeLoop:
             thread.join(timeout=10)
 
     def _watch(self, name: str, service: ServiceConfig) -> None:
+        deploys = self.deploys.get(name)
         while not self.stopping.is_set():
-            signal = watch_service(name, service, stop=self.stopping)
+            signal = watch_service(name, service, stop=self.stopping, deploys=deploys)
             if signal is None:
                 return
             try:

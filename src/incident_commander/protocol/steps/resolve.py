@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 __all__ = ["EXTENDED_MONITORING", "close", "dismiss", "resolve"]
 
 CLOSE_WAITS_FOR_MESSAGES_S = 30
+REVIEWED_LEVELS = 2  # incidents of the top two levels get a post-incident review invitation
 EXTENDED_MONITORING = (
     "continuous checks for the first 30 minutes",
     "every 10 minutes during the first hour",
@@ -33,7 +34,8 @@ EXTENDED_MONITORING = (
 
 
 def resolve(kernel: Kernel, journal: Journal, inc: Incident, approver: str) -> None:
-    """Resolution confirmed: record the summary, notify, schedule watching, archive evidence."""
+    """Resolution confirmed: record the summary, notify (and invite the responders and
+    stakeholders of a top-two-level incident to its review), schedule watching, archive evidence."""
     kernel.move(journal, inc, Status.RESOLVED, f"resolution confirmed by {approver}")
     now = utcnow()
     inc.resolved_at = now
@@ -54,6 +56,8 @@ def resolve(kernel: Kernel, journal: Journal, inc: Incident, approver: str) -> N
     action = f"{done.option_name}: {done.release_before} → {done.release_after}" if done else "none"
     journal.tell(inc, MessageKind.RESOLVED, {"action": action})
     journal.tell(inc, MessageKind.STATUS_UPDATE)
+    if _invites_review(kernel, inc):
+        journal.tell(inc, MessageKind.POSTMORTEM_INVITE)
     inc.resolution = {
         "summary": f"recovered after {action}" if done else "recovered",
         "confirmed_by": approver,
@@ -68,6 +72,12 @@ def resolve(kernel: Kernel, journal: Journal, inc: Incident, approver: str) -> N
     monitor.schedule(kernel, journal, inc, now)
     journal.event(inc, "phase", phase_complete(4))
     journal.postmortem.add(inc.id)
+
+
+def _invites_review(kernel: Kernel, inc: Incident) -> bool:
+    """Whether resolving ``inc`` invites to a post-incident review: the top two levels do."""
+    names = kernel.settings.scheme.names
+    return inc.severity in names[:REVIEWED_LEVELS]
 
 
 NEXT_STEP = {

@@ -3,8 +3,8 @@
 The action items reviews recorded before (inside the incident's ``resolution`` JSON, which is
 left as it was, sealed) are copied into the table as open prevention items.
 
-Revision ID: 0009
-Revises: 0008
+Revision ID: 0010
+Revises: 0009
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from alembic import op
 
 from incident_commander.store.models import UTCDateTime
 
-revision = "0009"
-down_revision = "0008"
+revision = "0010"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
