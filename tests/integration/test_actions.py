@@ -3,12 +3,15 @@ overdue post-mortems reminded through the outbox by the watcher, once; the retro
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select, text, update
 
+from incident_commander.store import migrations
 from incident_commander.store.db import open_store
 from incident_commander.store.models import ActionItem, Incident
 from tests.conftest import assert_clean_error
@@ -205,6 +208,17 @@ def test_the_api_lists_adds_and_finishes_action_items(workspace: Workspace) -> N
         server.stop()
 
 
+def _before() -> str:
+    """The revision the action-items migration starts from."""
+    versions = Path(migrations.__file__).parent / "versions"
+    (path,) = versions.glob("*_action_items.py")
+    spec = importlib.util.spec_from_file_location("action_items_migration", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return str(module.down_revision)
+
+
 def test_action_items_recorded_before_the_table_are_copied_in(database_url: str) -> None:
     moment = datetime(2026, 1, 2, tzinfo=UTC)
     store = open_store(database_url)
@@ -234,7 +248,9 @@ def test_action_items_recorded_before_the_table_are_copied_in(database_url: str)
             )
         with store.engine.begin() as connection:  # back to the schema before the table
             connection.execute(text("DROP TABLE action_items"))
-            connection.execute(text("UPDATE alembic_version SET version_num = '0008'"))
+            connection.execute(
+                text("UPDATE alembic_version SET version_num = :before"), {"before": _before()}
+            )
     finally:
         store.dispose()
 
