@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from typing import Annotated, Any
 
 import typer
@@ -46,7 +47,11 @@ def register(app: typer.Typer) -> None:
                 console.print("No checkpoint is due.")
             return
         console.print(f"Watching; a look every {watcher.interval:g} s. Ctrl-C stops.")
+        # SIGTERM (a service manager stopping it) ends the loop between looks, so the messages
+        # of the last look are still delivered as the command exits.
+        signal.signal(signal.SIGTERM, lambda *_: watcher.stopping.set())
         try:
             watcher.run()
         except KeyboardInterrupt:
-            console.print("Stopped.")
+            pass
+        console.print("Stopped.")
