@@ -25,6 +25,7 @@ given by ``--database-url`` and dropped afterwards):
 It exits 0 when every target holds, 1 otherwise.
 
 Usage: python bench/faults.py [--runs 20] [--deliveries 120] [--alerts 20000] [--requests 400]
+                              [--edits N]
                               [--database-url postgresql://user@host:5432/db] [--both]
 """
 
@@ -58,7 +59,7 @@ def run_all(args: argparse.Namespace, server_url: str | None) -> Report:
         ("poison", lambda r: poisoned_deliveries(report, r, server_url, args.deliveries)),
         ("kill", lambda r: killed_executes(report, r, server_url, args.runs, rng)),
         ("race", lambda r: racing_executes(report, r, server_url, args.runs)),
-        ("tamper", lambda r: database_edits(report, r, server_url)),
+        ("tamper", lambda r: database_edits(report, r, server_url, args.edits)),
         ("growth", lambda r: growth(report, r, server_url, args.alerts)),
         ("contract", lambda r: contract(report, r, server_url, args.requests)),
     ]
@@ -77,6 +78,9 @@ def main() -> int:
     parser.add_argument("--deliveries", type=int, default=120, help="poisoned-delivery scenario")
     parser.add_argument("--alerts", type=int, default=20_000, help="alerts per growth cycle")
     parser.add_argument("--requests", type=int, default=400, help="schemathesis requests")
+    parser.add_argument(
+        "--edits", type=int, default=None, help="database edits to try (default: all 15)"
+    )
     parser.add_argument("--seed", type=int, default=1, help="where the kills land")
     parser.add_argument(
         "--database-url", default=None, help="a PostgreSQL server (default: SQLite)"

@@ -65,8 +65,11 @@ def tamper_cases() -> dict[str, tuple[Callable[[Any], None], str]]:
     return dict(DATABASE_EDITS)
 
 
-def database_edits(report: Report, root: Path, server_url: str | None) -> None:
-    cases = tamper_cases()
+def database_edits(
+    report: Report, root: Path, server_url: str | None, edits: int | None = None
+) -> None:
+    """The tamper tests' edits (all, or the first ``edits`` of them in name order)."""
+    cases = dict(sorted(tamper_cases().items())[:edits])
     report.section(f"4. one-row database edits, re-rendered, then verified: {len(cases)} cases")
     finished = root / "finished"
     with fresh_database(finished, server_url) as url:

@@ -64,10 +64,7 @@ class _Strict(BaseModel):
 def _plugin_config(registry: AnyRegistry, base: type[BaseModel], value: Any) -> Any:
     if isinstance(value, base) or not isinstance(value, dict):
         return value
-    try:
-        choices = ", ".join(registry.available())
-    except PluginError as exc:  # a broken installed plugin is a configuration problem
-        raise ValueError(str(exc)) from None
+    choices = ", ".join(registry.available())
     slug = value.get("kind")
     if not isinstance(slug, str):
         raise ValueError(f"needs a 'kind' (one of: {choices})")
@@ -75,6 +72,8 @@ def _plugin_config(registry: AnyRegistry, base: type[BaseModel], value: Any) -> 
         plugin = registry.load(slug)
     except KeyError:
         raise ValueError(f"unknown {registry.kind} kind {slug!r} (one of: {choices})") from None
+    except PluginError as exc:  # a broken installed plugin is a configuration problem
+        raise ValueError(str(exc)) from None
     return plugin.Config.model_validate(value)
 
 

@@ -10,7 +10,7 @@ has a ``slug``, a ``title``, a Pydantic ``Config`` and the one method the engine
 
 from __future__ import annotations
 
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 from threading import Lock
 from typing import Generic, TypeAlias, TypeVar, cast
 
@@ -36,40 +36,46 @@ class PluginError(TypeError):
 
 
 class Registry(Generic[P]):
-    """The plugins of one kind, read once from one entry-point group."""
+    """The plugins of one kind, listed once from one entry-point group, each imported when used.
+
+    Listing reads only the installed packages' metadata; a plugin's module is imported the
+    first time its slug is loaded, so a command pays only for the plugins it uses.
+    """
 
     def __init__(self, kind: str, group: str, base: type) -> None:
         self.kind = kind
         self.group = group
         self.base = base
-        self._found: dict[str, type[P]] | None = None
+        self._points: dict[str, EntryPoint] | None = None
+        self._loaded: dict[str, type[P]] = {}
         self._lock = Lock()
 
-    def _plugins(self) -> dict[str, type[P]]:
+    def _listed(self) -> dict[str, EntryPoint]:
         with self._lock:
-            if self._found is None:
-                found: dict[str, type[P]] = {}
-                for point in entry_points(group=self.group):
-                    plugin = point.load()
-                    if not (isinstance(plugin, type) and issubclass(plugin, self.base)):
-                        raise PluginError(
-                            f"entry point {point.name!r} of {self.group} names {point.value}, "
-                            f"which is not a subclass of {self.base.__name__}"
-                        )
-                    found[point.name] = cast("type[P]", plugin)  # checked just above
-                self._found = found
-            return self._found
+            if self._points is None:
+                self._points = {point.name: point for point in entry_points(group=self.group)}
+            return self._points
 
     def available(self) -> list[str]:
         """Slugs of the installed plugins of this kind."""
-        return sorted(self._plugins())
+        return sorted(self._listed())
 
     def load(self, slug: str) -> type[P]:
-        """The plugin class registered under ``slug``; ``KeyError`` when there is none."""
-        plugins = self._plugins()
-        if slug not in plugins:
-            raise KeyError(slug)
-        return plugins[slug]
+        """The plugin class registered under ``slug``; ``KeyError`` when there is none.
+
+        ``PluginError`` when the entry point names something that is not a plugin of this kind.
+        """
+        point = self._listed()[slug]
+        with self._lock:
+            if slug not in self._loaded:
+                plugin = point.load()
+                if not (isinstance(plugin, type) and issubclass(plugin, self.base)):
+                    raise PluginError(
+                        f"entry point {point.name!r} of {self.group} names {point.value}, "
+                        f"which is not a subclass of {self.base.__name__}"
+                    )
+                self._loaded[slug] = cast("type[P]", plugin)  # checked just above
+            return self._loaded[slug]
 
 
 EXECUTORS: Registry[Executor] = Registry("executor", "incident_commander.executors", Executor)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import sys
+from functools import cache
 from typing import Annotated, Any
 
+import click
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -131,10 +133,16 @@ def _register() -> None:
 _register()
 
 
+@cache
+def command() -> click.Command:
+    """The app as one click command, built once per process (Typer builds it anew per call)."""
+    return typer.main.get_command(app)
+
+
 def run() -> None:
     """Console-script entry: run the app; user errors are reported by ``_Door``."""
     try:
-        app()
+        command()()
     except KeyboardInterrupt:
         err.print("Interrupted.")
         sys.exit(130)
