@@ -6,7 +6,6 @@ import sys
 from functools import cache
 from typing import Annotated, Any
 
-import click
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -134,9 +133,11 @@ _register()
 
 
 @cache
-def command() -> click.Command:
-    """The app as one click command, built once per process (Typer builds it anew per call)."""
-    return typer.main.get_command(app)
+def command() -> _Door:
+    """The app as one click group, built once per process (Typer builds it anew per call)."""
+    group = typer.main.get_command(app)
+    assert isinstance(group, _Door)
+    return group
 
 
 def run() -> None:
