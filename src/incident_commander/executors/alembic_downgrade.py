@@ -94,32 +94,31 @@ class AlembicDowngradeExecutor(MigrationExecutor):
         current = ",".join(revisions) if revisions else ALEMBIC_BASE
         return MigrationState(current, record, f"current revision {current}")
 
-    def target_items(
-        self,
-        config: MigrationConfig,
-        cwd: Path,
-        env: dict[str, str],
-        secrets: list[str],
-        state: MigrationState,
-    ) -> list[ReadinessItem]:
+    def look_up_target(
+        self, config: MigrationConfig, cwd: Path, env: dict[str, str], secrets: list[str]
+    ) -> ReadinessItem | None:
         target = self.target(config)
         item = f"{config.name}: target revision {target} exists"
         if target == ALEMBIC_BASE:
-            found = ReadinessItem(
+            return ReadinessItem(
                 item=item, method="alembic", passed=True, detail="base: before the first revision"
             )
-        else:
-            argv = self._alembic(config, cwd, "show", target)
-            record = self.run(argv, cwd, env, secrets, config.check_timeout_seconds)
-            found = ReadinessItem(
-                item=item,
-                method=" ".join(record.argv),
-                passed=record.ok,
-                detail=f"revision {target} found"
-                if record.ok
-                else failure_of(f"alembic show {target}", record),
-            )
-        return [found, self.not_current_item(config, state)]
+        argv = self._alembic(config, cwd, "show", target)
+        record = self.run(argv, cwd, env, secrets, config.check_timeout_seconds)
+        return ReadinessItem(
+            item=item,
+            method=" ".join(record.argv),
+            passed=record.ok,
+            detail=f"revision {target} found"
+            if record.ok
+            else failure_of(f"alembic show {target}", record),
+        )
+
+    def target_items(
+        self, config: MigrationConfig, state: MigrationState, looked_up: ReadinessItem | None
+    ) -> list[ReadinessItem]:
+        assert looked_up is not None  # look_up_target always answers
+        return [looked_up, self.not_current_item(config, state)]
 
     def steps(self, config: MigrationConfig, cwd: Path) -> list[Step]:
         target = self.target(config)

@@ -170,6 +170,10 @@ class Executor(ABC):
     has_dry_run: ClassVar[bool] = False
     needs_release: ClassVar[bool] = True
     """Whether the option acts on a release (the last known good one, or a fix version)."""
+    reads_release_first: ClassVar[bool] = False
+    """Whether ``execute`` reads the live state itself before it changes anything and names it
+    as ``release_before``: then the engine does not ask ``current_release`` beforehand (for a
+    tool that takes a second to answer, like a migration tool, that is a second saved)."""
     requires: ClassVar[tuple[str, ...]] = ()
     """What must be there for it to run (a binary, a credential variable), as ``ic executors``
     lists it."""

@@ -99,12 +99,7 @@ class DjangoMigrateExecutor(MigrationExecutor):
         return MigrationState(current, record, f"{config.app_label} stands at {current}")
 
     def target_items(
-        self,
-        config: MigrationConfig,
-        cwd: Path,
-        env: dict[str, str],
-        secrets: list[str],
-        state: MigrationState,
+        self, config: MigrationConfig, state: MigrationState, looked_up: ReadinessItem | None
     ) -> list[ReadinessItem]:
         assert isinstance(config, DjangoMigrateConfig)
         target = config.migration

@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import re
 from abc import abstractmethod
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import ClassVar
 
@@ -114,6 +116,7 @@ class MigrationExecutor(Executor):
     noun: ClassVar[str] = "migration"
     has_dry_run = False
     needs_release = False  # the target is a migration named in the option, not a release
+    reads_release_first = True  # execute reads the current migration before the downgrade
 
     @abstractmethod
     def target(self, config: MigrationConfig) -> str:
@@ -133,12 +136,18 @@ class MigrationExecutor(Executor):
     def target_items(
         self,
         config: MigrationConfig,
-        cwd: Path,
-        env: dict[str, str],
-        secrets: list[str],
         state: MigrationState,
+        looked_up: ReadinessItem | None,
     ) -> list[ReadinessItem]:
-        """Readiness of the target itself (it exists), checked with the tool."""
+        """Readiness of the target itself (it exists, it is not current), from the state read
+        and, where the tool is asked about the target apart, ``looked_up``."""
+
+    def look_up_target(
+        self, config: MigrationConfig, cwd: Path, env: dict[str, str], secrets: list[str]
+    ) -> ReadinessItem | None:
+        """Ask the tool whether the target exists, when that is a question of its own (it is
+        asked at the same time as the state is read); ``None`` when the state read tells."""
+        return None
 
     @abstractmethod
     def steps(self, config: MigrationConfig, cwd: Path) -> list[Step]:
@@ -224,21 +233,29 @@ class MigrationExecutor(Executor):
             credentials_item(config.name, [*config.env, *config.secret_env], env),
             *self.file_items(config, cwd),
         ]
-        if all(item.passed for item in items):
-            state = self.read_state(config, cwd, env, secrets)
-            items.append(
-                ReadinessItem(
-                    item=f"{config.name}: current {self.noun} readable",
-                    method=" ".join(state.record.argv),
-                    passed=state.current is not None,
-                    detail=state.detail,
-                )
+        # The tool is slow to start (a second, for a Python one): its questions are asked at
+        # once, and the backup looked at meanwhile.
+        with ThreadPoolExecutor(max_workers=3, thread_name_prefix="ic-readiness") as pool:
+            backup = pool.submit(
+                partial(backup_item, base_dir=ctx.base_dir, env=env, secrets=secrets),
+                config.name,
+                config.backup,
             )
-            if state.current is not None:
-                items += self.target_items(config, cwd, env, secrets, state)
-        items.append(
-            backup_item(config.name, config.backup, base_dir=ctx.base_dir, env=env, secrets=secrets)
-        )
+            if all(item.passed for item in items):
+                reading = pool.submit(self.read_state, config, cwd, env, secrets)
+                lookup = pool.submit(self.look_up_target, config, cwd, env, secrets)
+                state = reading.result()
+                items.append(
+                    ReadinessItem(
+                        item=f"{config.name}: current {self.noun} readable",
+                        method=" ".join(state.record.argv),
+                        passed=state.current is not None,
+                        detail=state.detail,
+                    )
+                )
+                if state.current is not None:
+                    items += self.target_items(config, state, lookup.result())
+            items.append(backup.result())
         return items
 
     def not_current_item(self, config: MigrationConfig, state: MigrationState) -> ReadinessItem:

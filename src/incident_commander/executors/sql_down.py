@@ -106,12 +106,7 @@ class SqlDownExecutor(MigrationExecutor):
         return MigrationState(current, record, f"current migration {current}")
 
     def target_items(
-        self,
-        config: MigrationConfig,
-        cwd: Path,
-        env: dict[str, str],
-        secrets: list[str],
-        state: MigrationState,
+        self, config: MigrationConfig, state: MigrationState, looked_up: ReadinessItem | None
     ) -> list[ReadinessItem]:
         return [self.not_current_item(config, state)]
 

@@ -118,9 +118,15 @@ def _claim(journal: Journal, inc: Incident, row: Execution) -> None:
 
 
 def _live_release(kernel: Kernel, inc: Incident, name: str) -> str | None:
-    """The release live now, as option ``name``'s executor tells it (``None`` if it cannot)."""
+    """The release live now, as option ``name``'s executor tells it (``None`` if it cannot).
+
+    Not asked of an executor that reads it itself as its first step: its result names it.
+    """
     config = option(kernel, inc, name)
-    return EXECUTORS.load(config.kind)().current_release(config, context_for(kernel, inc, config))
+    executor = EXECUTORS.load(config.kind)()
+    if executor.reads_release_first:
+        return None
+    return executor.current_release(config, context_for(kernel, inc, config))
 
 
 def _start(
