@@ -1,11 +1,13 @@
 """Time the demo incident: first failing probe → verified recovery, against its floor.
 
-The floor is what the settings alone imply: failure threshold × probe interval (detection),
-plus the mitigation itself (its command's duration, measured in the same run: a restart, a flag
-write, a migration), plus the validation window. Engine overhead is the time from the F-th
-failing probe to the mitigation starting; readiness is the part of it the option's own checks
-took (a dry run, a tool asked for its state), shown apart because the tool, not the engine,
-sets it.
+The floor is what the settings and the option's own tool imply: failure threshold × probe
+interval (detection), plus the option's readiness checks (the protocol asks them before any
+approval: a dry run, a tool asked for its state; measured in the same run), plus the mitigation
+itself (its command's duration, measured in the same run: a restart, a flag write, a migration),
+plus the validation window. Engine overhead is the time from the F-th failing probe to the
+mitigation starting; readiness is the part of it the option's own checks took, shown apart
+because the tool, not the engine, sets it: the ratio is above 1.0 only when the engine adds
+time of its own.
 
 With ``--deploy-aware`` each scenario also runs with deploy-aware probing (``probe.after_deploy``:
 every 0.1 s, 2 failures in a row for a minute after a deploy) on the same settings otherwise,
@@ -49,7 +51,8 @@ def _measure(name: str, runs: int, timings: DemoSettings, tmp: Path) -> Medians 
             print(f"{name} run {n}: the service did not recover; {summary['needs']}")
             return None
         restart = summary["restart_s"]
-        implied = _detection_floor(timings) + restart + timings.validation_window_s
+        checks = (summary["readiness_ms"] or 0.0) / 1000
+        implied = _detection_floor(timings) + checks + restart + timings.validation_window_s
         detect.append(summary["time_to_detect_s"])
         recover.append(summary["time_to_recover_s"])
         floor.append(implied)
@@ -59,7 +62,7 @@ def _measure(name: str, runs: int, timings: DemoSettings, tmp: Path) -> Medians 
             f"{name} run {n} ({summary['probing']}): detected in "
             f"{summary['time_to_detect_s']:.3f} s, recovered in "
             f"{summary['time_to_recover_s']:.3f} s "
-            f"(floor {implied:.3f} s, mitigation {restart:.3f} s), "
+            f"(floor {implied:.3f} s, readiness {checks:.3f} s, mitigation {restart:.3f} s), "
             f"engine overhead {summary['engine_overhead_ms']:.1f} ms "
             f"(readiness {summary['readiness_ms'] or 0:.1f} ms)"
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -166,12 +167,14 @@ def plan(
     # Readiness touches the world (a script's dry run, a provider's tool): never inside the
     # step's transaction, so a slow check holds up no other writer.
     by_name = {c.name: c for c in configs}
+    began = time.monotonic()
     items, ready = _readiness(ctx, by_name, chosen, fix_version)
+    took_ms = round((time.monotonic() - began) * 1000, 1)
     with kernel.transaction() as journal:
         inc = kernel.load(journal.session, incident_id)
         now = inc.status
         if Status(now) == Status.PLANNING and plan_of(inc).revision == revision:
-            _record_readiness(kernel, journal, inc, by_name, ctx, items, ready)
+            _record_readiness(kernel, journal, inc, by_name, ctx, (items, ready, took_ms))
             return dict(inc.plan or {})
     kernel.sync(incident_id)  # the plan written above is on record: show it
     raise TransitionRejected(
@@ -237,12 +240,14 @@ def _record_readiness(
     inc: Incident,
     by_name: dict[str, ExecutorConfig],
     ctx: ExecutionContext,
-    items: list[dict[str, Any]],
-    ready: list[str],
+    found: tuple[list[dict[str, Any]], list[str], float],
 ) -> None:
+    """Record what the checks found (items, ready options, how long the checks took)."""
+    items, ready, took_ms = found
     passed = bool(ready)
     inc.readiness = {
         "checked_at": isoformat(utcnow()),
+        "checks_took_ms": took_ms,
         "target_release": ctx.target_release,
         "items": items,
         "ready_options": ready,
