@@ -98,7 +98,16 @@ status not listed (resolved, monitoring, and the terminal ones) is where driving
 
 
 def run(kernel: Kernel, incident_id: str) -> RunOutcome:
-    """Take each next step whose inputs exist; stop at the first that needs a person."""
+    """Take each next step whose inputs exist; stop at the first that needs a person.
+
+    The steps' evidence is rendered while their slow parts run and when driving stops, not
+    between two steps: the rollback starts sooner.
+    """
+    with kernel.deferred_rendering():
+        return _drive(kernel, incident_id)
+
+
+def _drive(kernel: Kernel, incident_id: str) -> RunOutcome:
     for _ in range(MAX_STEPS):
         record = kernel.record(incident_id)
         inc = record.incident

@@ -7,6 +7,7 @@ the steps form a layer above the kernel with no way back into the doors' entry p
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -50,6 +51,14 @@ class Kernel:
         self.evidence = EvidenceFolder(settings)
         self.on_event: EventListener = on_event or (lambda incident_id, kind, text: None)
         self.outbox = Outbox(self)
+        # While the driver takes step after step, evidence is rendered behind it (``behind``).
+        self._deferring: int | None = None  # the thread whose renders wait
+        self._pending: dict[str, bool] = {}  # incident id → with its post-mortem
+        self._pending_lock = threading.Lock()
+        self.steps_idle = threading.Event()
+        """Clear while steps are taken one after another (``deferred_rendering``), set while
+        they pause (``behind``) and otherwise: what a delivery's record waits for."""
+        self.steps_idle.set()
 
     @contextmanager
     def transaction(self, *, sync: bool = True) -> Iterator[Journal]:
@@ -87,7 +96,64 @@ class Kernel:
             return load_record(session, self.load(session, incident_id, lock=False))
 
     def sync(self, incident_id: str, *, postmortem: bool = False) -> None:
-        """Re-render the incident folder from the store (also the crash-recovery path)."""
+        """Re-render the incident folder from the store (also the crash-recovery path).
+
+        Inside ``deferred_rendering`` (on its thread) the render waits for ``behind`` or the
+        block's end instead.
+        """
+        if self._deferring == threading.get_ident():
+            with self._pending_lock:
+                self._pending[incident_id] = self._pending.get(incident_id, False) or postmortem
+            return
+        self._render(incident_id, postmortem=postmortem)
+
+    @contextmanager
+    def deferred_rendering(self) -> Iterator[None]:
+        """Steps taken one after another here leave their rendering for later: the folder is
+        brought up to date while a slow part runs (``behind``) and when the block ends.
+
+        Only the thread that entered defers; the store is the record meanwhile, and a crash
+        before the render is repaired by the next sync (each file is rewritten from the store).
+        """
+        if self._deferring is not None:  # nested: the outer block renders
+            yield
+            return
+        self._deferring = threading.get_ident()
+        self.steps_idle.clear()
+        try:
+            yield
+        finally:
+            self._deferring = None
+            self.steps_idle.set()
+            self._render_pending()
+
+    @contextmanager
+    def behind(self) -> Iterator[None]:
+        """Around a slow part of a step (a command, a validation window): render the folders
+        left pending meanwhile, on another thread, and let sent messages be recorded; both done
+        when the block ends."""
+        with self._pending_lock:
+            waiting = bool(self._pending)
+        renderer = threading.Thread(target=self._render_pending, name="ic-render", daemon=True)
+        if waiting:
+            renderer.start()
+        hot = not self.steps_idle.is_set()
+        self.steps_idle.set()
+        try:
+            yield
+        finally:
+            if hot and self._deferring is not None:
+                self.steps_idle.clear()
+            if waiting:
+                renderer.join()
+
+    def _render_pending(self) -> None:
+        with self._pending_lock:
+            pending, self._pending = self._pending, {}
+        for incident_id, postmortem in sorted(pending.items()):
+            self._render(incident_id, postmortem=postmortem)
+
+    def _render(self, incident_id: str, *, postmortem: bool) -> None:
         with self.store.session() as session:
             record = load_record(session, self.load(session, incident_id))
             self.evidence.sync(session, record)

@@ -52,6 +52,7 @@ class Steps(Protocol):
 
     settings: Settings
     store: Store
+    steps_idle: threading.Event
 
     def transaction(self, *, sync: bool = True) -> AbstractContextManager[Journal]: ...
 
@@ -64,6 +65,9 @@ __all__ = ["MAX_ATTEMPTS", "RETRY_AFTER_SECONDS", "Outbox", "retry_due"]
 
 MAX_ATTEMPTS = 3
 RETRY_AFTER_SECONDS = 30.0
+RECORD_WAITS_AT_MOST_S = 2.0
+"""A sent message's record waits for the steps taken one after another to pause (a command,
+a validation window, the end), so the rollback does not queue behind it; never longer."""
 log = logging.getLogger("incident_commander")
 
 
@@ -123,9 +127,15 @@ class Outbox:
     def flush(self, timeout: float) -> bool:
         """Wait until everything submitted so far was tried, then bring the evidence of the
         incidents it touched up to date; ``False`` if time ran out first."""
-        with self._changed:
-            done = self._changed.wait_for(lambda: self._busy == 0, timeout)
-            stale, self._stale = self._stale, set()
+        idle = self.engine.steps_idle.is_set()
+        self.engine.steps_idle.set()  # waiting here, the steps are paused
+        try:
+            with self._changed:
+                done = self._changed.wait_for(lambda: self._busy == 0, timeout)
+                stale, self._stale = self._stale, set()
+        finally:
+            if not idle:
+                self.engine.steps_idle.clear()
         for incident_id in sorted(stale):
             self.engine.sync(incident_id)
         return done
@@ -179,6 +189,8 @@ class Outbox:
             return
         notification_id = letter.id
         ok, detail = self._send(letter)
+        sent_at = utcnow()
+        self.engine.steps_idle.wait(RECORD_WAITS_AT_MOST_S)
         with self.engine.transaction(sync=False) as journal:
             row = journal.session.get(Notification, notification_id, with_for_update=True)
             if row is None or row.status == "sent":
@@ -187,7 +199,7 @@ class Outbox:
             row.attempts += 1
             row.ok, row.detail = ok, detail
             row.status = "sent" if ok else "failed"
-            row.delivered_at = utcnow()
+            row.delivered_at = sent_at
             attempt = f" (attempt {row.attempts})" if row.attempts > 1 else ""
             journal.event(
                 inc,

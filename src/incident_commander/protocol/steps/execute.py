@@ -297,7 +297,11 @@ def execute(kernel: Kernel, incident_id: str) -> ExecutionOutcome:
                 before = _live_release(kernel, kernel.load(session, incident_id, lock=False), name)
         execution_id, tag, config, ctx = _start(kernel, incident_id, name, attempt, lease_s, before)
         executor = EXECUTORS.load(config.kind)()
-        with Heartbeat(kernel.store, execution_id, owner_id(), lease_s), proctree.working(tag):
+        with (
+            Heartbeat(kernel.store, execution_id, owner_id(), lease_s),
+            proctree.working(tag),
+            kernel.behind(),
+        ):
             try:
                 result = executor.execute(config, ctx)
             except Exception as exc:  # an executor bug is a failed attempt, not a lost incident

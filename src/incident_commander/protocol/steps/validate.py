@@ -35,13 +35,14 @@ def validate(kernel: Kernel, incident_id: str) -> dict[str, Any]:
             kernel.halt(journal, inc, f"no health checks configured for service {inc.service}")
             return {}
     settings = kernel.settings.validation
-    attempt = validate_window(
-        checks,
-        window_s=settings.window_seconds,
-        interval_s=settings.interval_seconds,
-        threshold=settings.threshold,
-        ctx=CheckContext(store=kernel.store, incident_id=incident_id, service=inc.service),
-    )
+    with kernel.behind():
+        attempt = validate_window(
+            checks,
+            window_s=settings.window_seconds,
+            interval_s=settings.interval_seconds,
+            threshold=settings.threshold,
+            ctx=CheckContext(store=kernel.store, incident_id=incident_id, service=inc.service),
+        )
     with kernel.transaction() as journal:
         inc = kernel.load(journal.session, incident_id)
         attempts = list((inc.validation or {}).get("attempts", []))
