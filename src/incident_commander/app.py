@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import threading
 
 from incident_commander.config import Settings, load_settings
+from incident_commander.notify.messages import warm_up
 from incident_commander.protocol.engine import Engine, EventListener
 from incident_commander.store.db import Store, open_store
 
@@ -25,6 +27,13 @@ class Commander:
     ) -> Commander:
         """Load ``ic.yaml`` (or the defaults) and open the store."""
         return cls(load_settings(path), on_event=on_event)
+
+    def warm_up(self) -> None:
+        """For a door that waits for signals (``ic serve``, the demo): compile, on another
+        thread meanwhile, the message templates the first incident's steps would otherwise
+        compile while they hold the store."""
+        formats = tuple({channel.format for channel in self.settings.notifications})
+        threading.Thread(target=warm_up, args=(formats,), name="ic-warm-up", daemon=True).start()
 
     def close(self, *, flush_seconds: float = 30) -> None:
         """Deliver the notifications still queued (waiting at most ``flush_seconds``), then

@@ -135,6 +135,7 @@ def register(app: typer.Typer) -> None:
             err.print("No IC_API_TOKEN is set: the API and webhooks accept unauthenticated calls.")
         check_can_listen(host, port)
         commander = ctx.obj.commander(on_event=log_event)
+        commander.warm_up()
         application = create_app(commander, token=token, probes=probes)
         err.print(f"Incident Commander on http://{host}:{port} (API docs at /docs)")
         uvicorn.run(application, host=host, port=port, log_level="warning", access_log=False)

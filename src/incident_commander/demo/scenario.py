@@ -287,6 +287,7 @@ def run_demo(
     port = free_port()
     write_demo_setup(workdir, port, timings, scenario=story, notify_smtp=notify_smtp)
     commander = Commander.from_config(workdir / "ic.yaml", on_event=on_event)
+    commander.warm_up()
     try:
         tell("demo", f"deploying v1 (good) of {SERVICE} on 127.0.0.1:{port}")
         _deploy(commander, workdir, "v1", port)

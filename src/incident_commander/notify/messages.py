@@ -10,6 +10,7 @@ failure is reported in ``Rendered.problem`` for the record.
 
 from __future__ import annotations
 
+from contextlib import suppress
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
@@ -36,6 +37,7 @@ __all__ = [
     "Rendered",
     "public_state",
     "render",
+    "warm_up",
 ]
 
 
@@ -112,6 +114,15 @@ def _environment(fmt: BodyFormat, overrides: str | None) -> SandboxedEnvironment
         trim_blocks=True,
         lstrip_blocks=True,
     )
+
+
+def warm_up(formats: tuple[BodyFormat, ...] = ("text", "markdown", "html")) -> None:
+    """Compile every shipped message template now (a long-running door does it at start, so
+    the first incident's steps do not), for the ``formats`` its channels write."""
+    for kind in MessageKind:
+        for fmt in {"text", *formats}:
+            with suppress(Exception):  # a broken template is reported when it is rendered
+                _environment(fmt, None).get_template(f"{kind.value}.j2")
 
 
 def _block(template: Template, name: str, context: dict[str, Any]) -> str:
