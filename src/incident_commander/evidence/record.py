@@ -38,8 +38,12 @@ class IncidentRecord:
         return found[-1] if found else None
 
 
-def load_record(session: Session, incident: Incident) -> IncidentRecord:
-    """Load every row that belongs to ``incident``, in recorded order."""
+def load_record(session: Session, incident: Incident, *, timeline: bool = True) -> IncidentRecord:
+    """Load every row that belongs to ``incident``, in recorded order.
+
+    Without ``timeline`` the events and messages (the rows that grow with every step) are left
+    out: for a caller that only decides what to do next.
+    """
     iid = incident.id
     suspect = (
         session.get(Deploy, incident.suspect_deploy_id) if incident.suspect_deploy_id else None
@@ -51,7 +55,9 @@ def load_record(session: Session, incident: Incident) -> IncidentRecord:
         ),
         events=list(
             session.scalars(select(Event).where(Event.incident_id == iid).order_by(Event.seq))
-        ),
+        )
+        if timeline
+        else [],
         decisions=list(
             session.scalars(
                 select(Decision).where(Decision.incident_id == iid).order_by(Decision.id)
@@ -68,6 +74,8 @@ def load_record(session: Session, incident: Incident) -> IncidentRecord:
                 .where(Notification.incident_id == iid)
                 .order_by(Notification.id)
             )
-        ),
+        )
+        if timeline
+        else [],
         suspect_deploy=suspect,
     )

@@ -42,7 +42,7 @@ def _proposed_answers(record: IncidentRecord) -> tuple[Answers, str] | None:
 
 Step = Callable[["Kernel", "IncidentRecord"], str | None]
 """Take the next step of an incident in one status: ``None`` after acting, else what a person
-must supply first."""
+must supply first. The record has no events or messages (``timeline=False``)."""
 
 
 def _assess(kernel: Kernel, record: IncidentRecord) -> str | None:
@@ -109,7 +109,7 @@ def run(kernel: Kernel, incident_id: str) -> RunOutcome:
 
 def _drive(kernel: Kernel, incident_id: str) -> RunOutcome:
     for _ in range(MAX_STEPS):
-        record = kernel.record(incident_id)
+        record = kernel.record(incident_id, timeline=False)  # the steps decide on the rest
         inc = record.incident
         status = Status(inc.status)
         if inc.pending_approval:

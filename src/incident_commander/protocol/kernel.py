@@ -90,10 +90,12 @@ class Kernel:
             )
         return incident
 
-    def record(self, incident_id: str) -> IncidentRecord:
-        """Everything recorded about one incident."""
+    def record(self, incident_id: str, *, timeline: bool = True) -> IncidentRecord:
+        """Everything recorded about one incident (without events and messages unless
+        ``timeline``)."""
         with self.store.session() as session:
-            return load_record(session, self.load(session, incident_id, lock=False))
+            inc = self.load(session, incident_id, lock=False)
+            return load_record(session, inc, timeline=timeline)
 
     def sync(self, incident_id: str, *, postmortem: bool = False) -> None:
         """Re-render the incident folder from the store (also the crash-recovery path).

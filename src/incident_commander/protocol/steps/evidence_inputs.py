@@ -31,6 +31,7 @@ from incident_commander.evidence.folder import RCA_DIR
 from incident_commander.evidence.inputs import Gathered
 from incident_commander.evidence.manifest import INPUT_EVENT
 from incident_commander.evidence.record import load_record
+from incident_commander.protocol.outbox import RECORD_WAITS_AT_MOST_S
 from incident_commander.store.models import ArtifactRecord, Deploy, Event, Incident
 
 if TYPE_CHECKING:
@@ -157,7 +158,11 @@ def diagnose(
         )
         jobs = diagnostic_jobs(kernel.settings, inc.service, inc.id, span)
     found = gather(jobs)
-    return add_inputs(kernel, incident_id, found, added_by=by) if found else []
+    if not found:
+        return []
+    # Archived once the steps pause (the validation window), not between two of them.
+    kernel.steps_idle.wait(RECORD_WAITS_AT_MOST_S)
+    return add_inputs(kernel, incident_id, found, added_by=by)
 
 
 class Background:
