@@ -117,10 +117,13 @@ class Kernel:
         Only the thread that entered defers; the store is the record meanwhile, and a crash
         before the render is repaired by the next sync (each file is rewritten from the store).
         """
-        if self._deferring is not None:  # nested: the outer block renders
+        with self._pending_lock:
+            taken = self._deferring is not None  # nested, or another thread's drive: it renders
+            if not taken:
+                self._deferring = threading.get_ident()
+        if taken:
             yield
             return
-        self._deferring = threading.get_ident()
         self.steps_idle.clear()
         try:
             yield
