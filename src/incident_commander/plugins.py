@@ -11,7 +11,7 @@ has a ``slug``, a ``title``, a Pydantic ``Config`` and the one method the engine
 from __future__ import annotations
 
 from importlib.metadata import EntryPoint, entry_points
-from threading import Lock
+from threading import RLock
 from typing import Generic, TypeAlias, TypeVar, cast
 
 from incident_commander.checks.base import Check
@@ -48,7 +48,7 @@ class Registry(Generic[P]):
         self.base = base
         self._points: dict[str, EntryPoint] | None = None
         self._loaded: dict[str, type[P]] = {}
-        self._lock = Lock()
+        self._lock = RLock()  # a plugin module may ask its registry while it is imported
 
     def _listed(self) -> dict[str, EntryPoint]:
         with self._lock:
