@@ -5,15 +5,14 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, StrictUndefined
 from sqlalchemy.orm import object_session
 
-from incident_commander.clock import isoformat
 from incident_commander.config import Settings
 from incident_commander.evidence.manifest import cited
 from incident_commander.evidence.record import IncidentRecord
 from incident_commander.evidence.render import durations
 from incident_commander.insights.similar import similar_to
+from incident_commander.reports.markdown import MARKDOWN_TEMPLATES
 from incident_commander.store.action_items import actions_of
 from incident_commander.store.models import ActionItem
 from incident_commander.store.state import resolution_of
@@ -41,15 +40,6 @@ REQUIRED_SECTIONS = (
     "Durations",
 )
 
-_env = Environment(
-    loader=PackageLoader("incident_commander.reports", "templates"),
-    undefined=StrictUndefined,
-    autoescape=False,  # noqa: S701 - Markdown, not HTML
-    keep_trailing_newline=True,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
-_env.filters["iso"] = isoformat
 SIMILAR_SHOWN = 3
 CAUSE_LEVELS = (
     ("symptom", "Symptom"),
@@ -143,4 +133,4 @@ def render_report(record: IncidentRecord, settings: Settings) -> str:
         "actions": actions_section(record),
         "postmortem_due": postmortem_due(record, settings),
     }
-    return _env.get_template("incident-report.md.j2").render(**context)
+    return MARKDOWN_TEMPLATES.get_template("incident-report.md.j2").render(**context)

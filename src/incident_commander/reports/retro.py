@@ -9,10 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, StrictUndefined
-
-from incident_commander.clock import isoformat
 from incident_commander.evidence.record import IncidentRecord
+from incident_commander.reports.markdown import MARKDOWN_TEMPLATES
 from incident_commander.store.state import resolution_of
 
 __all__ = ["HIGHLIGHT_KINDS", "RETROSPECTIVE", "proposed_changes", "render_retro"]
@@ -23,16 +21,6 @@ HIGHLIGHT_KINDS = (
     *("approval.expired", "plan.written", "halted", "automation", "execution.interrupted"),
     *("incident.resolved", "status", "postmortem.recorded", "monitoring.complete"),
 )
-
-_env = Environment(
-    loader=PackageLoader("incident_commander.reports", "templates"),
-    undefined=StrictUndefined,
-    autoescape=False,  # noqa: S701 - Markdown, not HTML
-    keep_trailing_newline=True,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
-_env.filters["iso"] = isoformat
 
 
 def proposed_changes(record: IncidentRecord, context: dict[str, Any]) -> list[str]:
@@ -75,7 +63,7 @@ def render_retro(record: IncidentRecord, context: dict[str, Any]) -> str:
     """The Markdown retrospective; ``context`` holds gates, actions, blame and the post-mortem."""
     review = resolution_of(record.incident).review
     highlights = [e for e in record.events if e.kind in HIGHLIGHT_KINDS]
-    return _env.get_template("retrospective.md.j2").render(
+    return MARKDOWN_TEMPLATES.get_template("retrospective.md.j2").render(
         inc=record.incident,
         review=review,
         highlights=highlights,
